@@ -1,0 +1,36 @@
+# `make run`: the main job on the default configuration. `make test`: the whole suite.
+# Both install into .venv first when needed (a fresh clone on a fresh machine works).
+SHELL := /bin/bash
+PYTHON_BIN ?= python3.11
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+# The corpora come from the shared mirror folder when it sits beside the repository.
+ifneq ($(wildcard ../shared/corpora),)
+export MTL_CORPORA_MIRROR ?= $(abspath ../shared/corpora)
+endif
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install run test bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml requirements.lock
+	test -x $(PYTHON) || $(PYTHON_BIN) -m venv $(VENV)
+	# torch first and pinned: that version is a local CPU wheel; anything else pulls GBs of CUDA.
+	$(PYTHON) -m pip install --quiet torch==2.13.0
+	$(PYTHON) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+run: install
+	$(PYTHON) flows/dataset.py --params params.yaml
+
+test: install
+	$(PYTHON) -m pytest -q
+
+bench: install
+	$(PYTHON) bench/readers.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""mtl: multi-task NLP training pipeline."""
