@@ -1,0 +1,18 @@
+"""The registry of corpus formats: format name -> reader module.
+
+A reader module exposes `Options` (a pydantic model of its format options, extra keys forbidden) and
+`read(path, options, *, corpus, task, split) -> Iterator[Record | Rejection]`.
+A new format is one module plus one line here.
+"""
+
+from types import ModuleType
+
+from mtl.corpora import conll, conllu, delimited, jsonl, label_prefixed
+
+FORMATS: dict[str, ModuleType] = {
+    "conllu": conllu,
+    "conll": conll,
+    "delimited": delimited,
+    "label_prefixed": label_prefixed,
+    "jsonl": jsonl,
+}
