@@ -1,0 +1,120 @@
+"""CoNLL-U (Universal Dependencies): one sentence per block of lines, blocks separated by blank lines.
+
+A block is its comment lines (`# sent_id = ...`, `# text = ...`) followed by one line per token with
+10 TAB-separated columns: ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC. Only lines with an
+integer ID are words. Multiword-token ranges ("19-20 don't") and empty nodes ("8.1") are skipped:
+the range's parts follow it as words, and an empty node is not in the surface sentence.
+A block with any bad line is rejected whole, naming the first bad line: half a sentence is no sentence.
+https://universaldependencies.org/format.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from mtl.corpora.lines import ReaderOptions, iter_lines, reject
+from mtl.records import Record, Rejection, make_uid, source_of
+
+COLUMNS = 10
+TAG_INDEX = {"upos": 3, "xpos": 4}
+
+
+class Options(ReaderOptions):
+    tag_column: Literal["upos", "xpos"] = "upos"
+
+
+def read(
+    path: Path,
+    options: Options,
+    *,
+    corpus: str,
+    task: str,
+    split: str,
+    max_line_bytes: int = 1_000_000,
+) -> Iterator[Record | Rejection]:
+    tag_index = TAG_INDEX[options.tag_column]
+    lines = iter_lines(path, encoding=options.encoding, max_line_bytes=max_line_bytes, corpus=corpus, split=split)
+
+    # The block being read. start == 0 means "between blocks".
+    start = 0
+    raw: list[str] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    in_tokens = False  # a token line has been seen: comments must come before it
+    problem = ""  # why the block will be rejected; the first problem found is the one reported
+
+    for number, text in lines:
+        if text.__class__ is not str:  # a Rejection: this line could not be read, so neither can its block
+            start = start or number
+            raw.append(text.raw)
+            problem = problem or f"line {number}: {text.reason}"
+            continue
+        if not text or text.isspace():
+            if start:
+                yield _sentence(path, start, raw, tokens, tags, problem, corpus=corpus, task=task, split=split)
+                start, raw, tokens, tags, in_tokens, problem = 0, [], [], [], False, ""
+            continue
+        start = start or number
+        raw.append(text)
+        if problem:  # the block is lost already; keep its raw text for the quarantine
+            continue
+        if text[0] == "#":
+            if in_tokens:
+                problem = f"line {number}: comment line after the first token line"
+            continue
+        in_tokens = True
+        columns = text.split("\t")
+        if len(columns) != COLUMNS:
+            problem = f"line {number}: expected {COLUMNS} tab-separated columns, found {len(columns)}"
+            continue
+        word_id = columns[0]
+        if word_id.isdecimal():
+            if int(word_id) != len(tokens) + 1:
+                problem = f"line {number}: word id {word_id} out of sequence, expected {len(tokens) + 1}"
+            elif not columns[1] or not columns[tag_index]:
+                problem = f"line {number}: empty FORM or {options.tag_column.upper()} column"
+            else:
+                tokens.append(columns[1])
+                tags.append(columns[tag_index])
+        elif not _is_range_or_empty_node(word_id):
+            problem = f"line {number}: id {word_id!r} is not an integer, a range (1-2) or an empty node (1.1)"
+    if start:  # the file did not end with a blank line
+        yield _sentence(path, start, raw, tokens, tags, problem, corpus=corpus, task=task, split=split)
+
+
+def _sentence(
+    path: Path,
+    start: int,
+    raw: list[str],
+    tokens: list[str],
+    tags: list[str],
+    problem: str,
+    *,
+    corpus: str,
+    task: str,
+    split: str,
+) -> Record | Rejection:
+    text = "\n".join(raw)
+    if problem:
+        return reject(corpus, path, start, split, text, problem)
+    if not tokens:
+        return reject(corpus, path, start, split, text, "sentence has no words")
+    return Record(
+        uid=make_uid(corpus, split, f"{path.name}:{start}"),
+        task=task,
+        split=split,
+        tokens=tokens,
+        tags=tags,
+        source=source_of(corpus, path.name, start),
+        raw=text,
+    )
+
+
+def _is_range_or_empty_node(word_id: str) -> bool:
+    for mark in "-.":
+        first, found, second = word_id.partition(mark)
+        if found:
+            return first.isdecimal() and second.isdecimal()
+    return False

@@ -1,0 +1,101 @@
+"""The JSON Lines reader: tagging and classification objects, and every way a line can be wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from mtl.corpora import jsonl
+from mtl.records import Record, Rejection, make_uid
+
+
+def read(tmp_path: Path, text: str, **options: object) -> list[Record | Rejection]:
+    path = tmp_path / "d.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return list(jsonl.read(path, jsonl.Options(**options), corpus="c", task="t", split="train"))
+
+
+def test_a_tagging_line(tmp_path: Path) -> None:
+    line = json.dumps({"tokens": ["New", "York"], "tags": ["B-location", "I-location"], "id": 7})
+    (record,) = read(tmp_path, line + "\n")
+    assert record == Record(
+        uid=make_uid("c", "train", "d.jsonl:1"),
+        task="t",
+        split="train",
+        tokens=["New", "York"],
+        tags=["B-location", "I-location"],
+        label=None,
+        source="c/d.jsonl:1",
+        raw=line,
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "tokens", "label"),
+    [
+        ({"text": "It's great!", "label": "pos"}, ["It", "'", "s", "great", "!"], "pos"),
+        ({"text": "fine", "label": 1}, ["fine"], "1"),
+        ({"text": "fine", "label": " neg "}, ["fine"], "neg"),
+        ({"tokens": ["pre", "tokenized"], "label": "x"}, ["pre", "tokenized"], "x"),
+    ],
+)
+def test_classification_lines(tmp_path: Path, item: dict, tokens: list[str], label: str) -> None:
+    (record,) = read(tmp_path, json.dumps(item) + "\n")
+    assert (record.tokens, record.tags, record.label) == (tokens, [], label)
+
+
+def test_field_names_and_tokenizer_are_options(tmp_path: Path) -> None:
+    line = json.dumps({"sentence": "it 's good", "gold": "1"})
+    (record,) = read(tmp_path, line + "\n", text_field="sentence", label_field="gold", tokenizer="whitespace")
+    assert (record.tokens, record.label) == (["it", "'s", "good"], "1")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"tokens": ["a" "b"], "tags": ["O", "O"]}', "invalid JSON: Expecting ',' delimiter at column 17"),
+        ("{'tokens': ['a']}", "invalid JSON: Expecting property name enclosed in double quotes at column 2"),
+        ('{"text": "a", "label": "x"} trailing', "invalid JSON: Extra data at column 29"),
+        ('["a", "b"]', "expected a JSON object, found an array"),
+        ("42", "expected a JSON object, found a number"),
+        ("null", "expected a JSON object, found null"),
+        ('{"label": "x"}', "missing field 'tokens' or 'text'"),
+        ('{"tokens": ["a"]}', "expected one of the fields 'tags' or 'label', found neither"),
+        ('{"tokens": ["a"], "tags": ["O"], "label": "x"}', "expected one of the fields 'tags' or 'label', found both"),
+        ('{"tokens": ["a", "b"], "tags": ["O"]}', "2 tokens but 1 tags"),
+        ('{"tokens": "a b", "tags": ["O"]}', "field 'tokens' must be a non-empty list of strings, found a string"),
+        ('{"tokens": [], "tags": []}', "field 'tokens' must be a non-empty list of strings, found an empty array"),
+        ('{"tokens": ["a", 1], "tags": ["O", "O"]}',
+         "field 'tokens': item 1 must be a non-empty string, found a number"),
+        ('{"tokens": ["a", ""], "tags": ["O", "O"]}',
+         "field 'tokens': item 1 must be a non-empty string, found an empty string"),
+        ('{"tokens": ["a"], "tags": [null]}', "field 'tags': item 0 must be a non-empty string, found null"),
+        ('{"tokens": ["a"], "tags": {"0": "O"}}', "field 'tags' must be a non-empty list of strings, found an object"),
+        ('{"text": 42, "label": "x"}', "field 'text' must be a string, found a number"),
+        ('{"text": "   ", "label": "x"}', "field 'text' holds no tokens"),
+        ('{"text": "a", "label": true}', "field 'label' must be a non-empty string, found a boolean"),
+        ('{"text": "a", "label": 1.5}', "field 'label' must be a non-empty string, found a number"),
+        ('{"text": "a", "label": " "}', "field 'label' must be a non-empty string, found an empty string"),
+        ('{"text": "a", "label": ["x"]}', "field 'label' must be a non-empty string, found an array"),
+    ],
+)
+def test_bad_lines_are_rejected_with_the_reason(tmp_path: Path, line: str, reason: str) -> None:
+    good = '{"text": "ok", "label": "x"}'
+    got = read(tmp_path, f"{good}\n{line}\n{good}\n")
+    assert got[1] == Rejection(source="c/d.jsonl:2", split="train", raw=line, reason=reason)
+    assert [type(r) for r in got] == [Record, Rejection, Record]
+
+
+def test_blank_lines_are_not_records(tmp_path: Path) -> None:
+    good = '{"text": "ok", "label": "x"}'
+    got = read(tmp_path, f"\n{good}\n  \n\n{good}")
+    assert [r.source for r in got] == ["c/d.jsonl:2", "c/d.jsonl:5"]
+
+
+@pytest.mark.parametrize("options", [{"tokenizer": "spacy"}, {"token_field": "words"}])
+def test_bad_options_are_config_errors(options: dict) -> None:
+    with pytest.raises(ValidationError):
+        jsonl.Options(**options)
