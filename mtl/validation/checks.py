@@ -1,0 +1,141 @@
+"""Batch-level checks: properties of a corpus as a whole that no single record shows.
+
+Each check has an action in params.yaml (validation.checks): "fail" stops the ingest stage, "warn"
+only reports, "off" does not run the check. A check that finds something gives a BatchIssue whose
+message names the corpus, the check and the worst examples, so a person can act on it without
+opening the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mtl.config import ValidationConfig
+from mtl.records import Record, Rejection
+from mtl.validation.report import SplitCounts
+
+MAX_EXAMPLES = 5
+Finding = tuple[str, list[str]]  # (what was found, examples), before the corpus and check are named
+
+
+@dataclass(slots=True)
+class BatchIssue:
+    check: str  # "quarantine_fraction" | "empty_split" | "unseen_label" | "train_test_overlap"
+    action: Literal["fail", "warn"]
+    message: str
+    examples: list[str] = field(default_factory=list)
+
+
+def failures(result: Any) -> list[BatchIssue]:
+    """The issues of a CorpusValidation (or any object with .issues) whose action is "fail"."""
+    return [issue for issue in result.issues if issue.action == "fail"]
+
+
+def batch_checks(
+    corpus: str,
+    *,
+    counts: dict[str, SplitCounts],
+    records: dict[str, list[Record]],
+    accepted: dict[str, list[Record]],
+    quarantined: list[Rejection],
+    labels_of: Callable[[Record], list[str]],
+    config: ValidationConfig,
+) -> list[BatchIssue]:
+    """Run every check whose action is not "off"; return the issues found, in check order."""
+    checks: dict[str, Callable[[], Finding | None]] = {
+        "quarantine_fraction": lambda: quarantine_fraction(counts, quarantined, config.max_quarantine_fraction),
+        "empty_split": lambda: empty_split(counts),
+        "unseen_label": lambda: unseen_label(records, accepted, labels_of),
+        "train_test_overlap": lambda: train_test_overlap(accepted),
+    }
+    issues: list[BatchIssue] = []
+    for check, run in checks.items():
+        action = getattr(config.checks, check)
+        if action == "off":
+            continue
+        finding = run()
+        if finding is not None:
+            summary, examples = finding
+            message = f"{corpus}: {check}: {summary}"
+            if examples:
+                message += ", e.g. " + "; ".join(examples)
+            issues.append(BatchIssue(check=check, action=action, message=message, examples=examples))
+    return issues
+
+
+def quarantine_fraction(
+    counts: dict[str, SplitCounts], quarantined: list[Rejection], limit: float
+) -> Finding | None:
+    over = {split: count for split, count in counts.items() if count.quarantined_fraction > limit}
+    if not over:
+        return None
+    parts = []
+    for count in sorted(over.values(), key=lambda c: -c.quarantined_fraction):
+        top = ", ".join(f"{key} {n}" for key, n in list(count.by_reason.items())[:3])
+        parts.append(
+            f"{count.file} quarantined {count.quarantined} of {count.read} "
+            f"({count.quarantined_fraction:.2%} > {limit:.2%}; {top})"
+        )
+    examples = [
+        f"{rejection.source} ({_clip(rejection.reason, 80)})" for rejection in quarantined if rejection.split in over
+    ][:MAX_EXAMPLES]
+    return "; ".join(parts), examples
+
+
+def empty_split(counts: dict[str, SplitCounts]) -> Finding | None:
+    empty = [
+        f"{split} ({count.file}: read {count.read}, quarantined {count.quarantined})"
+        for split, count in counts.items()
+        if count.accepted == 0
+    ]
+    if not empty:
+        return None
+    return f"{len(empty)} split(s) with no accepted records: " + ", ".join(empty), []
+
+
+def unseen_label(
+    records: dict[str, list[Record]], accepted: dict[str, list[Record]], labels_of: Callable[[Record], list[str]]
+) -> Finding | None:
+    """Labels of dev/test records (accepted or not) that no accepted train record has.
+
+    Refused dev/test records count too: with a learned label set, a dev label absent from train makes
+    its records fail the label expectation, and this check is what names the label plainly.
+    """
+    seen = {label for record in accepted.get("train", []) for label in labels_of(record)}
+    unseen: dict[str, list[str]] = defaultdict(list)  # label -> sources of the records using it
+    for split, split_records in records.items():
+        if split == "train":
+            continue
+        for record in split_records:
+            for label in set(labels_of(record)) - seen:
+                unseen[label].append(record.source)
+    if not unseen:
+        return None
+    worst = sorted(unseen.items(), key=lambda item: (-len(item[1]), item[0]))
+    examples = [f"{label!r} in {len(sources)} record(s), first {sources[0]}" for label, sources in worst]
+    return f"{len(unseen)} dev/test label(s) never seen in train", examples[:MAX_EXAMPLES]
+
+
+def train_test_overlap(accepted: dict[str, list[Record]]) -> Finding | None:
+    """Test records whose text (tokens joined by spaces) is exactly a train record's text."""
+    if not accepted.get("train") or not accepted.get("test"):
+        return None
+    train_texts = {" ".join(record.tokens) for record in accepted["train"]}
+    overlap = [record for record in accepted["test"] if " ".join(record.tokens) in train_texts]
+    if not overlap:
+        return None
+    distinct = Counter(" ".join(record.tokens) for record in overlap)
+    # the longest shared texts first: those are leaked examples, while "Mike" or "..." recur by chance
+    longest = sorted(overlap, key=lambda record: -len(record.tokens))[:MAX_EXAMPLES]
+    examples = [f"{record.source} {_clip(' '.join(record.tokens), 60)!r}" for record in longest]
+    return (
+        f"{len(overlap)} of {len(accepted['test'])} test texts also in train ({len(distinct)} distinct)",
+        examples,
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

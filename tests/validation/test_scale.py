@@ -1,0 +1,55 @@
+"""A realistic size frame, to catch pathological slowness (no timing assertion: just run it)."""
+
+from __future__ import annotations
+
+import random
+
+from mtl.config import TaskConfig, ValidationConfig
+from mtl.records import Record, make_uid
+
+WORDS = [f"w{i}" for i in range(2000)]
+TAGS = ["O", "B-PER", "I-PER"]
+
+
+def synthetic(split: str, n: int, rng: random.Random) -> list[Record]:
+    records = []
+    for i in range(n):
+        tokens = rng.choices(WORDS, k=rng.randint(0, 40))  # 1 in 41 is empty
+        tags = rng.choices(TAGS, k=len(tokens))
+        if i % 100 == 0 and tags:
+            tags[0] = "B-alien"
+        source = f"big/{split}.txt:{i + 1}"
+        uid = make_uid("big", split, source)
+        records.append(Record(uid, "ner", split, tokens, tags, None, source, " ".join(tokens)))
+    return records
+
+
+def test_twenty_thousand_records_with_many_failures():
+    from mtl.validation import validate_corpus
+
+    rng = random.Random(7)
+    records = {"train": synthetic("train", 18_000, rng), "test": synthetic("test", 2_000, rng)}
+    task = TaskConfig(kind="tagging", labels=TAGS)
+    result = validate_corpus(
+        "big",
+        records,
+        [],
+        files={"train": "train.txt", "test": "test.txt"},
+        task_name="ner",
+        task=task,
+        config=ValidationConfig(max_tokens=35),
+    )
+    report = result.report
+    assert report["read"] == 20_000 == report["accepted"] + report["quarantined"]
+    # far more failures than GX's 200-value cap on unexpected_list: every one must still be found
+    expected = {
+        record.source
+        for split_records in records.values()
+        for record in split_records
+        if not record.tokens or len(record.tokens) > 35 or "B-alien" in record.tags
+    }
+    assert len(expected) > 1000
+    assert {rejection.source for rejection in result.quarantined} == expected
+    alien = [r for r in result.quarantined if "tag outside the label set: B-alien" in r.reason]
+    assert len(alien) == sum("B-alien" in r.tags for split in records.values() for r in split)
+    assert {"quarantine_fraction", "unseen_label"} <= {issue.check for issue in result.issues}  # B-alien is in test
