@@ -30,3 +30,12 @@ def shared_corpora() -> Path:
 def default_params() -> Params:
     """The project's default configuration (params.yaml at the repo root)."""
     return load_params(REPO / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One real, temporary Prefect API (SQLite) for the whole session: starting one costs ~8 s."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
