@@ -1,0 +1,52 @@
+"""A tiny in-memory model over four tasks (two tagging, one with a CRF-ready BIO set, two classification)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtl.config import ModelConfig
+from mtl.model import MultiTaskModel, build_model, build_vocab
+
+SENTENCES = [
+    ["The", "cat", "sat", "on", "the", "mat", "."],
+    ["Alice", "visited", "Paris"],
+    ["Who", "wrote", "Hamlet", "?"],
+    ["Great", "film"],
+    ["an", "unseenword", "appears", "here", "today", "in", "Oslo", "!"],
+]
+
+LABELS = {
+    "pos": {"kind": "tagging", "labels": ["DET", "NOUN", "VERB", "ADP", "PUNCT", "PROPN"], "scheme": "none"},
+    "ner": {"kind": "tagging", "labels": ["O", "B-person", "I-person", "B-location", "I-location"], "scheme": "bio"},
+    "sentiment": {"kind": "classification", "labels": ["0", "1"], "scheme": "none"},
+    "question": {"kind": "classification", "labels": ["DESC", "HUM", "LOC"], "scheme": "none"},
+}
+
+
+def tiny_model(*, crf: bool = False, seed: int = 0) -> MultiTaskModel:
+    torch.manual_seed(seed)
+    vocab = build_vocab(SENTENCES[:4], min_count=1, lowercase=True, max_word_chars=8)
+    config = ModelConfig(word_dim=12, char_dim=6, char_filters=10, hidden_size=8, crf=crf)
+    return build_model(config, vocab, LABELS, {"note": "test"}).eval()
+
+
+@pytest.fixture
+def model() -> MultiTaskModel:
+    return tiny_model()
+
+
+@pytest.fixture
+def crf_model() -> MultiTaskModel:
+    return tiny_model(crf=True)
+
+
+@pytest.fixture
+def sentences() -> list[list[str]]:
+    return [list(s) for s in SENTENCES]
+
+
+@pytest.fixture
+def make_model():
+    """make_model(crf=..., seed=...) -> a fresh tiny model in eval mode."""
+    return tiny_model
