@@ -24,7 +24,7 @@ $(INSTALLED): pyproject.toml requirements.lock
 	touch $@
 
 run: install
-	$(PYTHON) flows/dataset.py --params params.yaml
+	$(PYTHON) -m flows.retrain --params params.yaml
 
 test: install
 	$(PYTHON) -m pytest -q

@@ -1,6 +1,6 @@
 """Prefect flow: corpora -> validated, task-tagged dataset, by running the DVC stages of dvc.yaml.
 
-Run it with `python flows/dataset.py [--params params.yaml]`. DVC decides what is up to date; this flow
+Run it with `python -m flows.dataset [--params params.yaml]`. DVC decides what is up to date; this flow
 adds a task per corpus (so each shows, retries and fails on its own), and the counts table artifact.
 """
 
@@ -38,16 +38,16 @@ def unify_dataset(root: Path) -> ReproResult:
 
 
 @flow(name="build-dataset")
-def build_dataset(params_file: Path = Path("params.yaml")) -> list[dict]:
+def build_dataset(params_file: Path = Path("params.yaml")) -> dict:
+    """{"counts": one row per corpus file, "stages_run": the DVC stages that were not up to date}."""
     params = load_params(params_file)
     pull(params_file)
     # One corpus at a time: DVC locks the workspace for the length of a command.
-    for corpus in params.corpora:
-        ingest_corpus(params.root, corpus)
-    unify_dataset(params.root)
+    results = [ingest_corpus(params.root, corpus) for corpus in params.corpora]
+    results.append(unify_dataset(params.root))
     counts = counts_table(params)
     create_table_artifact(key="corpus-counts", table=counts, description="Records read, accepted and quarantined per corpus file")
-    return counts
+    return {"counts": counts, "stages_run": [stage for result in results for stage in result.ran]}
 
 
 if __name__ == "__main__":

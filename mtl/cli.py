@@ -14,6 +14,8 @@ from mtl.offline import go_offline
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 corpora_app = typer.Typer(no_args_is_help=True, help="Corpus files: fetch and verify.")
 app.add_typer(corpora_app, name="corpora")
+registry_app = typer.Typer(no_args_is_help=True, help="Model versions and aliases.")
+app.add_typer(registry_app, name="registry")
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="The configuration file.")]
 
@@ -81,6 +83,143 @@ def unify(params_file: ParamsOption = Path("params.yaml")) -> None:
     except FileNotFoundError as error:
         _fail(f"unify: {error}; run the ingest stages first")
     typer.echo(json.dumps(manifest["tasks"], indent=1))
+
+
+@app.command()
+def train(
+    params_file: ParamsOption = Path("params.yaml"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue exactly from the last checkpoint.")] = False,
+) -> None:
+    """Train the shared encoder and its task heads on the unified dataset -> <run>/model."""
+    from mtl.training import train as run_training
+
+    params = _params(params_file)
+    try:
+        result = run_training(params, data_dir=params.unified_dir, out_dir=params.run_dir, resume=resume)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(f"train: {error}")
+    typer.echo(f"trained {result.steps} steps; best dev score {result.best_score:.4f}")
+
+
+@app.command()
+def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Score the candidate per task on dev and test, with bootstrap intervals -> reports/metrics.json."""
+    from mtl.stages import evaluate_candidate
+
+    metrics = evaluate_candidate(_params(params_file))
+    for task, row in metrics["test"]["per_task"].items():
+        low, high = row["ci"] or (float("nan"), float("nan"))
+        typer.echo(f"{task:>12} test {row['metric']}: {row['value']:.4f} [{low:.4f}, {high:.4f}] n={row['n']}")
+
+
+@app.command()
+def gate(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Decide per task: floor and no regression against production -> reports/gate.json, gate.md."""
+    from mtl.stages import gate_candidate
+
+    params = _params(params_file)
+    gate_candidate(params)
+    typer.echo((params.reports_dir / "gate.md").read_text())
+
+
+@app.command()
+def promote(
+    params_file: ParamsOption = Path("params.yaml"),
+    reason: Annotated[str, typer.Option(help="Why, recorded with the alias move.")] = "gate passed",
+) -> None:
+    """Publish the gated candidate to the registry and move the production alias to it."""
+    from mtl.registry import RegistryError
+    from mtl.stages import PromotionRefused, promote_candidate
+
+    try:
+        result = promote_candidate(_params(params_file), reason)
+    except (PromotionRefused, RegistryError) as error:
+        _fail(f"promote: {error}")
+    if result.changed:
+        typer.echo(f"promoted {result.version} to production (replacing {result.replaced or 'nothing'})")
+    else:
+        typer.echo(f"production model unchanged: {result.version} already holds these weights")
+
+
+@registry_app.command("list")
+def registry_list(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Every complete version with its aliases, gate verdict and headline metrics."""
+    from mtl.registry import RegistryError
+    from mtl.stages import open_registry
+
+    try:
+        rows = open_registry(_params(params_file)).list_versions()
+    except RegistryError as error:
+        _fail(str(error))
+    if not rows:
+        typer.echo("the registry is empty")
+    for row in rows:
+        metrics = "  ".join(f"{name}={value:.4f}" for name, value in row["metrics"].items())
+        aliases = ",".join(row["aliases"]) or "-"
+        typer.echo(f"{row['version']}  {row['created']}  [{aliases}]  gate={row['gate']}  {metrics}")
+
+
+@registry_app.command("show")
+def registry_show(
+    ref: Annotated[str, typer.Argument(help="A version (v0003) or an alias (production).")] = "production",
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """A version's manifest, metrics, gate report and lineage, as JSON."""
+    from mtl.registry import RegistryError
+    from mtl.stages import open_registry
+
+    try:
+        typer.echo(json.dumps(open_registry(_params(params_file)).show(ref), indent=2))
+    except RegistryError as error:
+        _fail(str(error))
+
+
+@registry_app.command("rollback")
+def registry_rollback(
+    alias: Annotated[str, typer.Argument()] = "production",
+    params_file: ParamsOption = Path("params.yaml"),
+    reason: Annotated[str, typer.Option(help="Why, recorded with the alias move.")] = "",
+) -> None:
+    """Move an alias back to the version it replaced."""
+    from mtl.registry import RegistryError
+    from mtl.stages import open_registry
+
+    try:
+        record = open_registry(_params(params_file)).rollback(alias, reason)
+    except RegistryError as error:
+        _fail(str(error))
+    typer.echo(f"{alias} -> {record['version']} (was {record['previous']})")
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Option(help="A registry alias or version, or a model folder.")] = "production",
+    input_file: Annotated[Path | None, typer.Option("--input", help="One sentence per line (default: stdin).")] = None,
+    tokenizer: Annotated[str, typer.Option(help="How to split raw text: wordpunct or whitespace.")] = "wordpunct",
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Every task's prediction for each input sentence (JSON lines), from one pass of the shared encoder."""
+    import sys
+    import tempfile
+
+    from mtl.corpora.tokenize import get_tokenizer
+    from mtl.model import load_model, predict as run_predict
+    from mtl.registry import RegistryError
+    from mtl.stages import open_registry
+
+    params = _params(params_file)
+    split = get_tokenizer(tokenizer)
+    lines = (input_file.read_text(encoding="utf-8") if input_file else sys.stdin.read()).splitlines()
+    sentences = [split(line) for line in lines if line.strip()]
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            source = Path(model) if Path(model).is_dir() else open_registry(params).fetch(model, folder)
+        except RegistryError as error:
+            _fail(f"predict: {error}")
+        loaded = load_model(source)
+    predictions = run_predict(loaded, sentences) if sentences else {}
+    for i, tokens in enumerate(sentences):
+        typer.echo(json.dumps({"tokens": tokens, **{task: values[i] for task, values in predictions.items()}}, ensure_ascii=False))
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ class Paths(Strict):
     raw: str = "data/raw"
     interim: str = "data/interim"
     unified: str = "data/unified"
+    run: str = "runs/candidate"  # the candidate: model/, checkpoints/, train_log.csv, eval_log.csv
+    reports: str = "reports"  # metrics.json, confusion.md, gate.json, gate.md
 
 
 class CorpusFile(Strict):
@@ -99,15 +101,15 @@ class ModelConfig(Strict):
     char_filters: int = Field(64, ge=1)  # char CNN output size per word
     char_kernel: int = Field(3, ge=1)
     max_word_chars: int = Field(20, ge=1)  # longer words are cut for the char CNN
-    hidden_size: int = Field(256, ge=1)  # per direction: encoder states are 2 x hidden_size wide
+    hidden_size: int = Field(192, ge=1)  # per direction: encoder states are 2 x hidden_size wide
     layers: int = Field(2, ge=1)
-    dropout: float = Field(0.33, ge=0, lt=1)
+    dropout: float = Field(0.25, ge=0, lt=1)
     word_dropout: float = Field(0.05, ge=0, lt=1)  # train-time chance that a word id becomes <unk>
-    crf: bool = False  # tagging heads: a linear-chain CRF instead of independent per-token softmaxes
+    crf: bool = True  # tagging heads: a linear-chain CRF instead of independent per-token softmaxes
 
 
 class SamplerConfig(Strict):
-    kind: Literal["proportional", "temperature", "uniform"] = "temperature"
+    kind: Literal["proportional", "temperature", "uniform"] = "uniform"
     temperature: float = Field(2.0, gt=0)  # p(task) ~ n_train ** (1/T): 1 = proportional, large -> uniform
 
 
@@ -120,17 +122,19 @@ class TrainingConfig(Strict):
     sampler: SamplerConfig = SamplerConfig()
     loss_weights: dict[str, float] = {}  # task -> static loss weight λ; a task not listed weighs 1.0
     lr: float = Field(2e-3, gt=0)  # AdamW peak learning rate
-    weight_decay: float = Field(0.01, ge=0)  # on matrices only, not biases/norms (nanoGPT's split)
+    weight_decay: float = Field(0.01, ge=0)  # on weight matrices only: not embeddings, biases, CRF, queries
     warmup_steps: int = Field(200, ge=0)  # linear warmup from 0 to lr
     schedule: Literal["linear", "cosine", "constant"] = "linear"  # decay after warmup, to min_lr at max_steps
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     clip: float = Field(5.0, gt=0)  # max global gradient norm
     max_steps: int = Field(8000, ge=1)
+    max_minutes: float | None = Field(17.0, gt=0)  # wall-clock guard: evaluate, checkpoint and stop past it
     eval_every: int = Field(500, ge=1)  # steps between dev evaluations (also at the last step)
     patience: int = Field(4, ge=1)  # evaluations without a better dev score before stopping early
     checkpoint_every: int = Field(500, ge=1)  # steps between checkpoints (also at the end)
     eval_batch_size: int = Field(128, ge=1)  # sentences per prediction batch
     progress: bool = True  # tqdm bar (shown only on a terminal)
+
 
 # --- evaluation, gate, registry -----------------------------------------------------------------
 
@@ -152,7 +156,12 @@ class GateConfig(Strict):
 
 
 class RegistryConfig(Strict):
-    uri: str = "models/registry"  # a folder, relative to params.yaml (s3://bucket/prefix later)
+    uri: str = "models/registry"  # a folder relative to params.yaml, or s3://bucket/prefix
+    # S3 only; unset -> MTL_S3_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then AWS itself.
+    # Credentials are never configured here: the standard AWS chain (env, profile, instance role).
+    endpoint_url: str | None = None  # an S3-compatible server, e.g. http://127.0.0.1:9000
+    region: str | None = None  # unset -> AWS_DEFAULT_REGION, AWS_REGION, the profile, us-east-1
+    dvc_remote: str | None = None  # a `dvc remote` to push data and models to after a promotion; None: no push
 
 
 # --- root ---------------------------------------------------------------------------------------
@@ -191,9 +200,6 @@ class Params(Strict):
                 raise ValueError(f"gate.tasks.{name}: unknown metric {entry.metric!r}; known: {known}")
         return self
 
-    def path(self, relative: str, *parts: str) -> Path:
-        return self.root / relative / Path(*parts)
-
     @property
     def raw_dir(self) -> Path:
         return self.root / self.paths.raw
@@ -205,6 +211,14 @@ class Params(Strict):
     @property
     def unified_dir(self) -> Path:
         return self.root / self.paths.unified
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / self.paths.run
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / self.paths.reports
 
 
 class ConfigError(Exception):

@@ -12,7 +12,9 @@ def test_dataset_flow_runs_stages_and_publishes_the_counts_table(tmp_path, share
     ws = make_workspace(tmp_path, shared_corpora, n=100)
     monkeypatch.setenv("MTL_CORPORA_MIRROR", str(ws.mirror))
 
-    counts = build_dataset(ws.params_file)
+    build = build_dataset(ws.params_file)
+    counts = build["counts"]
+    assert "unify" in build["stages_run"]
 
     files = {(row["corpus"], row["split"]) for row in counts}
     assert ("trec", "test") in files and ("ud_english_ewt", "dev") in files and len(files) == 11
