@@ -10,10 +10,15 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtl.offline import OFFLINE_ENVIRONMENT
+
+if TYPE_CHECKING:
+    from mtl.config import Params
 
 _RAN = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
 _SKIPPED = re.compile(r"^Stage '([^']+)' didn't change, skipping", re.MULTILINE)
@@ -65,3 +70,41 @@ def track(root: Path, path: Path) -> None:
 
 def is_dvc_workspace(root: Path) -> bool:
     return (root / ".dvc").is_dir()
+
+
+# --- remotes: where DVC keeps the data and models behind the registry's lineage ----------------------
+# A remote's url and endpointurl live in .dvc/config (`add_remote`); its credentials come from the
+# environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, or a profile), never from config.local:
+# `dvc data status` fails when S3 credentials live there.
+
+
+def add_remote(root: Path, name: str, url: str, *, endpoint_url: str | None = None, default: bool = False) -> None:
+    """`dvc remote add` (replacing a remote of that name), plus the S3-compatible server's URL if any."""
+    dvc(root, "remote", "add", "--force", *(["--default"] if default else []), name, url)
+    if endpoint_url:
+        dvc(root, "remote", "modify", name, "endpointurl", endpoint_url)
+
+
+def push(root: Path, remote: str | None = None, targets: Sequence[str | Path] = ()) -> str:
+    """Upload cached data and stage outputs (all, or `targets`) to `remote` (None: the default remote)."""
+    return dvc(root, "push", *_remote_option(remote), *map(str, targets))
+
+
+def pull_data(root: Path, remote: str | None = None, targets: Sequence[str | Path] = ()) -> str:
+    """Download what the .dvc files and dvc.lock name from `remote` into the cache and the workspace."""
+    return dvc(root, "pull", *_remote_option(remote), *map(str, targets))
+
+
+def push_promoted(params: Params) -> str | None:
+    """After a promotion: push the workspace's data and outputs to params.registry.dvc_remote, so the
+    dvc.lock hashes a registry version records as lineage can be pulled on any machine. Returns the
+    remote's name, or None when no remote is configured (nothing is pushed)."""
+    remote = params.registry.dvc_remote
+    if remote is None:
+        return None
+    push(params.root, remote)
+    return remote
+
+
+def _remote_option(remote: str | None) -> list[str]:
+    return ["--remote", remote] if remote else []

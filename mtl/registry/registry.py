@@ -7,24 +7,33 @@ Layout (every key goes through the Store protocol; nothing here knows about fold
     versions/v0001/metrics.json     the evaluation dict; gate.json, lineage.json likewise (caller's dicts)
     versions/v0001/manifest.json    every file above with its sha256, written LAST: a version without
                                     it is incomplete (a crash mid-publish) and can never be aliased
-    aliases/production.json         {alias, version, previous, moved_at, reason, action}
-    history/production/000001.json  one record per alias move, never rewritten (append-only)
+    aliases/production.json         {alias, version, previous, moved_at, moved_by, reason, action, seq}
+    history/production/000001.json  the record of move number `seq`, never rewritten (append-only)
+
+An alias moves by compare-and-swap (Store.put_if) and only to a version whose every file the store
+still holds with the manifest's sha256, so concurrent promotions never lose an update and a crash
+mid-publish never leaves an alias on a partial version. The alias record is the commit point; its
+history entry follows and, if a crash comes in between, is written by the next move (see _move).
 
 Models are data: the registry stores and verifies bytes, and reads only JSON itself.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import os
 import re
+import socket
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mtl.registry.store import Store
+from mtl.registry.store import Conflict, Store
 
 VERSION = re.compile(r"^v(\d{4,})$")
 ALIAS = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -55,6 +64,16 @@ def _utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _whoami() -> str:
+    # The local account and machine. Not authenticated (the S3 server's own logs hold the principal);
+    # an STS GetCallerIdentity call would name it but is one more network call that may hang.
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry or LOGNAME
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
 def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -63,6 +82,7 @@ def _json(data: Any) -> bytes:
 class Registry:
     store: Store
     clock: Callable[[], str] = _utcnow  # ISO timestamps; injectable so tests are deterministic
+    actor: Callable[[], str] = _whoami  # who moves an alias, for the audit trail
 
     # --- versions ------------------------------------------------------------------------------
 
@@ -174,27 +194,22 @@ class Registry:
         records = (json.loads(self.store.get(key)) for key in self.store.list("aliases/") if key.endswith(".json"))
         return {record["alias"]: record for record in records}
 
-    def set_alias(self, alias: str, version: str, reason: str, *, action: str = "set") -> dict[str, Any]:
-        """Point `alias` at a complete version, remembering what it replaced; returns the record."""
+    def set_alias(self, alias: str, version: str, reason: str, *, action: str = "set",
+                  expect: str | None = None) -> dict[str, Any]:
+        """Point `alias` at a complete, verified version, remembering what it replaced; returns the
+        record. With `expect`, move only if the alias still points at that version."""
         if not ALIAS.match(alias):
             raise RegistryError(f"invalid alias {alias!r}: lowercase letters, digits, '-' and '_'")
         version = self.resolve(version)
         if not self.is_complete(version):
             raise IncompleteVersion(f"{version} has no manifest (an interrupted publish): it cannot be aliased")
-        current = self._alias(alias)
-        if current is not None and current["version"] == version:
-            return current  # already there: recording a move would make "previous" point at itself
-        record = {
-            "alias": alias,
-            "version": version,
-            "previous": current["version"] if current else None,
-            "moved_at": self.clock(),
-            "reason": reason,
-            "action": action,
-        }
-        self.store.put(f"aliases/{alias}.json", _json(record))  # atomic replace: the commit point
-        self._append_history(alias, record)
-        return record
+        self.verify(version)
+        for _ in range(_CLAIM_ATTEMPTS):
+            try:
+                return self._move(alias, version, reason, action, expect)
+            except Conflict:
+                continue  # another writer moved the alias after we read it: re-read, recompute "previous"
+        raise RegistryError(f"{alias} keeps being moved by others; gave up after {_CLAIM_ATTEMPTS} attempts")
 
     def promote(self, model_dir: str | Path, extras: Mapping[str, Any], reason: str) -> str:
         """Publish a gated model and move "production" to it (only once the version is complete)."""
@@ -214,11 +229,30 @@ class Registry:
         if current["previous"] is None:
             raise RegistryError(f"{alias} -> {current['version']} has no previous version to roll back to")
         why = f"rollback from {current['version']}" + (f": {reason}" if reason else "")
-        return self.set_alias(alias, current["previous"], why, action="rollback")
+        # expect: if someone moves the alias meanwhile, "previous" is no longer the one to go back to.
+        return self.set_alias(alias, current["previous"], why, action="rollback", expect=current["version"])
+
+    def verify(self, version: str) -> None:
+        """Check that the store holds every file of the manifest with its sha256 (before an alias moves)."""
+        for entry in self._manifest(version)["files"]:
+            try:
+                actual = self.store.sha256(f"versions/{version}/{entry['path']}")
+            except KeyError:
+                raise ChecksumMismatch(f"{version}/{entry['path']} is listed in the manifest but missing") from None
+            if actual != entry["sha256"]:
+                raise ChecksumMismatch(
+                    f"{version}/{entry['path']}: stored sha256 {actual} does not match the manifest's "
+                    f"{entry['sha256']}; refusing to point an alias at it"
+                )
 
     def history(self, alias: str) -> list[dict[str, Any]]:
-        """Every move of `alias`, oldest first."""
-        return [json.loads(self.store.get(key)) for key in self.store.list(f"history/{alias}/")]
+        """Every move of `alias`, oldest first: who, when, from (previous), to (version), why (reason)."""
+        moves = [json.loads(self.store.get(key)) for key in self.store.list(f"history/{alias}/")]
+        current = self._alias(alias)
+        logged = moves[-1].get("seq", len(moves)) if moves else 0
+        if current is not None and current.get("seq", 0) > logged:
+            moves.append(current)  # committed, but its log entry is not written yet (a crash, or in flight)
+        return moves
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -256,8 +290,10 @@ class Registry:
             candidates = [f"v{n:04d}" for n in range(start, start + _CLAIM_ATTEMPTS)]
         for candidate in candidates:
             try:
-                self.store.put(f"versions/{candidate}/version.json",
-                               _json({"version": candidate, "created": created}), overwrite=False)
+                # The random claim id makes every claim's bytes unique, so a store that retries a
+                # create (S3) can tell its own landed write from a rival's.
+                claim = {"version": candidate, "created": created, "by": self.actor(), "claim": uuid.uuid4().hex}
+                self.store.put(f"versions/{candidate}/version.json", _json(claim), overwrite=False)
                 return candidate
             except FileExistsError:
                 continue  # another publisher took this id a moment ago: try the next one
@@ -276,18 +312,54 @@ class Registry:
             return None
 
     def _alias(self, alias: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.store.get(f"aliases/{alias}.json"))
-        except (KeyError, ValueError):  # ValueError: a name the store rejects as a key is no alias
-            return None
+        return self._alias_versioned(alias)[0]
 
-    def _append_history(self, alias: str, record: dict[str, Any]) -> None:
-        # One key per move, created only if absent: the log is never rewritten, even by two writers.
-        for _ in range(_CLAIM_ATTEMPTS):
-            key = f"history/{alias}/{len(self.store.list(f'history/{alias}/')) + 1:06d}.json"
-            try:
-                self.store.put(key, _json(record), overwrite=False)
-                return
-            except FileExistsError:
-                continue
-        raise RegistryError(f"could not append to the history of {alias}")
+    def _alias_versioned(self, alias: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            data, token = self.store.get_versioned(f"aliases/{alias}.json")
+        except (KeyError, ValueError):  # ValueError: a name the store rejects as a key is no alias
+            return None, None
+        return json.loads(data), token
+
+    def _move(self, alias: str, version: str, reason: str, action: str, expect: str | None) -> dict[str, Any]:
+        """One compare-and-swap attempt; raises Conflict when another writer moved the alias first."""
+        current, token = self._alias_versioned(alias)
+        if current is not None:
+            self._record_history(alias, current)  # repairs the entry a crashed mover never wrote
+            if current["version"] == version:
+                return current  # already there: recording a move would make "previous" point at itself
+        if expect is not None and (current or {}).get("version") != expect:
+            found = current["version"] if current else "nothing"
+            raise RegistryError(f"{alias} now points at {found}, not {expect}: it moved meanwhile; nothing changed")
+        record = {
+            "alias": alias,
+            "version": version,
+            "previous": current["version"] if current else None,
+            "moved_at": self.clock(),
+            "moved_by": self.actor(),
+            "reason": reason,
+            "action": action,
+            # The move's number: one more than the record it replaces, which only one CAS can replace,
+            # so numbers never collide. Records from before numbering count their history entries.
+            "seq": self._seq(alias, current) + 1,
+        }
+        self.store.put_if(f"aliases/{alias}.json", _json(record), token)  # the commit point
+        self._record_history(alias, record)
+        return record
+
+    def _seq(self, alias: str, record: dict[str, Any] | None) -> int:
+        if record is None:
+            return 0
+        return record.get("seq") or len(self.store.list(f"history/{alias}/"))
+
+    def _record_history(self, alias: str, record: dict[str, Any]) -> None:
+        # One key per move, created only if absent: the log is never rewritten.
+        if "seq" not in record:
+            return  # written before moves were numbered: its entry is in the log already
+        key = f"history/{alias}/{record['seq']:06d}.json"
+        if self.store.exists(key):
+            return
+        try:
+            self.store.put(key, _json(record), overwrite=False)
+        except FileExistsError:
+            pass  # the next mover wrote it for us a moment ago (the same record: the same bytes)

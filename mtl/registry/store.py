@@ -1,18 +1,32 @@
 """Stores: where the registry keeps bytes. A store is a flat key space ("versions/v0001/config.json").
 
-The registry speaks only this protocol, so an S3 store (boto3) is one more class with these five
-methods; nothing in the registry knows about folders.
+The registry speaks only this protocol, so the S3 store (mtl/registry/s3.py, boto3) is one more class
+with these methods; nothing in the registry knows about folders or buckets.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-_TEMP_PREFIX = ".tmp-"  # half-written files; never listed, never a valid key
+_TEMP_PREFIX = ".tmp-"  # half-written files and lock files; never listed, never a valid key
+
+
+class Conflict(Exception):
+    """put_if lost a race: the key no longer holds what the caller read (or exists when it expected none)."""
+
+
+def check_key(key: str) -> list[str]:
+    """The key's parts; every store refuses the same keys, so a key valid on disk is valid on S3."""
+    parts = key.split("/")
+    if any(part in ("", ".", "..") or part.startswith(_TEMP_PREFIX) for part in parts) or "\\" in key:
+        raise ValueError(f"invalid store key {key!r}")
+    return parts
 
 
 class Store(Protocol):
@@ -35,6 +49,19 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the key; deleting a missing key is not an error."""
+        ...
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The bytes and an opaque token naming exactly this content (S3: the ETag), read together."""
+        ...
+
+    def put_if(self, key: str, data: bytes, token: str | None) -> None:
+        """Compare-and-swap: replace the key only if it still holds the content `token` names
+        (None: only if the key is absent); otherwise raise Conflict. Atomic against other put_if calls."""
+        ...
+
+    def sha256(self, key: str) -> str:
+        """The stored bytes' sha256 (hex), as the store can prove it (S3: the checksum kept at upload)."""
         ...
 
 
@@ -87,17 +114,40 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        data = self.get(key)
+        return data, hashlib.sha256(data).hexdigest()  # content-addressed, like an S3 ETag
+
+    def put_if(self, key: str, data: bytes, token: str | None) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # An flock on a lock file beside the key serialises put_if callers across threads and processes
+        # (each open() is its own lock holder) and is released by the kernel if the holder dies: no
+        # stale locks. The lock file is never deleted: unlinking it would let two holders coexist.
+        with open(path.parent / f"{_TEMP_PREFIX}lock-{path.name}", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                current = None
+            if current != token:
+                raise Conflict(f"{key}: changed since it was read")
+            self.put(key, data)
+
+    def sha256(self, key: str) -> str:
+        return hashlib.sha256(self.get(key)).hexdigest()
+
     def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if any(part in ("", ".", "..") or part.startswith(_TEMP_PREFIX) for part in parts) or "\\" in key:
-            raise ValueError(f"invalid store key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*check_key(key))
 
 
-def open_store(uri: str, root: Path) -> Store:
-    """The store for params.yaml's registry.uri; a relative folder is relative to `root` (params.yaml's folder)."""
+def open_store(uri: str, root: Path, *, endpoint_url: str | None = None, region: str | None = None) -> Store:
+    """The store for params.yaml's registry.uri; a relative folder is relative to `root` (params.yaml's folder).
+    endpoint_url and region matter to s3:// only (see S3Store for what the environment adds)."""
     if uri.startswith("s3://"):
-        raise NotImplementedError(f"{uri}: the S3 registry store is not implemented yet; use a folder")
+        from mtl.registry.s3 import S3Store  # boto3 is imported only by those who use S3
+
+        return S3Store.from_uri(uri, endpoint_url=endpoint_url, region=region)
     if "://" in uri:
         raise ValueError(f"registry uri {uri!r}: expected a folder or s3://bucket/prefix")
     return LocalStore(root / uri)

@@ -46,5 +46,5 @@ def test_bad_keys_are_refused(tmp_path: Path, key: str):
 def test_open_store(tmp_path: Path):
     assert open_store("models/registry", tmp_path) == LocalStore(tmp_path / "models/registry")
     assert open_store(str(tmp_path / "abs"), Path("/elsewhere")) == LocalStore(tmp_path / "abs")
-    with pytest.raises(NotImplementedError):
-        open_store("s3://bucket/models", tmp_path)
+    with pytest.raises(ValueError, match="expected a folder or s3://"):
+        open_store("gs://bucket/models", tmp_path)  # s3:// is covered in test_s3_store.py
