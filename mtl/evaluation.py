@@ -13,9 +13,11 @@ The result (written as metrics.json by the evaluate stage, read by the gate and 
                          "n": n_examples, "metrics": {name: float}, "intervals": {name: [lo, hi]},
                          "examples_sha256": str, "confusion": {gold: {pred: count}} (classification)}}}
 
-What a later paired test (candidate vs production on the same examples) needs: both models'
-predictions, from which `task_stats` recomputes the per-example rows. `examples_sha256` identifies
-the gold examples and their order, so two evaluations can be checked to be comparable row by row.
+The paired test of the gate (candidate vs production on the same examples) needs both models'
+per-example rows: `paired_stats` builds them from the two models' predictions, and `paired_bootstrap`
+resamples examples once for both models, so each replicate's metric difference keeps the pairing (the
+noise the two models share on hard examples cancels). `examples_sha256` identifies the gold examples
+and their order, so two evaluations can be checked to be comparable row by row.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -138,6 +142,69 @@ def bootstrap_intervals(
         lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
         intervals[name] = [float(lo), float(hi)]
     return intervals
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """Two models' per-example statistics on the same examples: row i of both is example i."""
+
+    candidate: np.ndarray  # (n, k)
+    production: np.ndarray  # (n, k)
+    metrics_of: Callable[[np.ndarray], dict[str, float]]  # column totals (k,) -> {metric: value}
+    examples_sha256: str  # the gold examples both were scored on, in order
+
+    @property
+    def n(self) -> int:
+        return self.candidate.shape[0]
+
+    def difference(self) -> dict[str, float]:
+        """Candidate minus production, per metric, on the whole set."""
+        cand, prod = self.metrics_of(self.candidate.sum(axis=0)), self.metrics_of(self.production.sum(axis=0))
+        return {name: cand[name] - prod[name] for name in cand}
+
+
+def paired_stats(
+    gold: list, candidate_pred: list, production_pred: list, task_cfg: TaskConfig, labels: list[str]
+) -> PairedStats:
+    kind = get_kind(task_cfg.kind)
+    return PairedStats(
+        candidate=task_stats(gold, candidate_pred, task_cfg, labels),
+        production=task_stats(gold, production_pred, task_cfg, labels),
+        metrics_of=lambda totals: kind.metrics_from_stats(totals, labels, task_cfg),
+        examples_sha256=examples_sha256(gold),
+    )
+
+
+def paired_bootstrap(
+    candidate: np.ndarray,
+    production: np.ndarray,
+    metrics_of,
+    *,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """{metric: (n_bootstrap,) replicates of metric(candidate) - metric(production)}.
+
+    Each replicate draws examples with replacement ONCE and scores both models on that draw. Works for
+    any metric that is a function of column totals (accuracy, entity F1, macro-F1). {} when empty.
+    """
+    if candidate.shape != production.shape:
+        raise ValueError(f"paired statistics must have the same shape: {candidate.shape} != {production.shape}")
+    n, k = candidate.shape
+    if n_bootstrap <= 0 or n == 0:
+        return {}
+    both = np.hstack([candidate, production])  # (n, 2k): one product gives both models' totals
+    differences: list[dict[str, float]] = []
+    chunk = max(1, _MAX_COUNT_CELLS // n)
+    uniform = np.full(n, 1.0 / n)
+    for start in range(0, n_bootstrap, chunk):
+        size = min(chunk, n_bootstrap - start)
+        counts = rng.multinomial(n, uniform, size=size)  # (size, n)
+        totals = counts @ both  # (size, 2k)
+        for row in totals:
+            cand, prod = metrics_of(row[:k]), metrics_of(row[k:])
+            differences.append({name: cand[name] - prod[name] for name in cand})
+    return {name: np.array([d[name] for d in differences]) for name in differences[0]}
 
 
 def examples_sha256(gold: list) -> str:

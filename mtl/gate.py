@@ -1,18 +1,30 @@
-"""Gate: the promotion decision, a pure function of two evaluation dicts and the thresholds.
+"""Gate: the promotion decision, a pure function of the two evaluations, their paired per-example
+statistics and the thresholds (params.yaml `gate:`).
 
-A task passes when its metric clears the absolute floor AND (when the production model was evaluated on
-that task) has not dropped by more than max_drop against production. The candidate passes only if
-every task passes. Every row carries its reason, so the decision can be read afterwards (gate.json,
-gate.md) without rerunning anything.
+Per task, three verdicts:
+- floor: the candidate's point estimate on test must be >= floor (the interval is reported, not used:
+  a floor is a product requirement on the score, not a hypothesis).
+- champion/challenger: d = metric(candidate) - metric(production) on the SAME test examples (checked by
+  examples_sha256). A paired percentile bootstrap resamples the examples once for both models. The
+  task passes when its interval's lower end is >= -max_drop (no drop beyond max_drop), fails when its
+  upper end is < -max_drop (a drop beyond max_drop, larger than the noise), and is inconclusive when
+  the interval contains -max_drop.
+- Holm across tasks. The family is every task compared with production; each tests "d == -max_drop"
+  two-sided, p = 2 * min(P*(d* < -max_drop), P*(d* >= -max_drop)), and a rejection's side says pass or
+  fail. Sorted by p, the task at rank j (of m) gets its interval at confidence 1 - alpha / (m - j + 1)
+  (alpha = 1 - gate.confidence). At the first rank whose interval contains -max_drop Holm stops: that
+  task and every later one are inconclusive, and later ones are shown at the stopping rank's level.
+  So the verdict can always be read off the interval printed beside it.
+- Too few examples (n < min_examples): inconclusive, not compared. gate.inconclusive decides what an
+  inconclusive task does: block (the candidate fails) or allow (it passes, with a note).
 
 Decisions that are not obvious:
-- A task in the gate config but missing from the candidate's evaluation fails: a gated task that was
-  not evaluated cannot be shown to be good enough.
-- A task the candidate was evaluated on but with no gate entry fails too: a new task must get a
-  deliberate floor in params.yaml before it can reach production; nothing is promoted unchecked.
+- A task in the gate config but missing from the candidate's evaluation fails; so does an evaluated
+  task without a gate entry (a new task needs a deliberate floor before it can reach production).
 - No production model (first run), or production never had the task (new task): floor only, said so.
-- The comparison uses point estimates; the interval is reported, not used (a drop inside the noise of
-  a small dev set can still block a promotion: set max_drop with the interval widths in mind).
+- Two evaluations of different examples are never compared: the task fails ("not compared"), whatever
+  the inconclusive policy, since it means a stale or broken evaluation rather than noise.
+- A floor failure fails the task even when the comparison passes; the comparison is still reported.
 """
 
 from __future__ import annotations
@@ -20,9 +32,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from mtl.config import GateConfig
+import numpy as np
+
+from mtl.config import GateConfig, GateTask
+from mtl.evaluation import PairedStats, paired_bootstrap, task_rng
 
 Verdict = Literal["pass", "fail"]
+TaskVerdict = Literal["pass", "fail", "inconclusive"]
 # Float noise must not turn "drop 0.01 <= max_drop 0.01" into a failure.
 _TOLERANCE = 1e-9
 
@@ -31,12 +47,17 @@ _TOLERANCE = 1e-9
 class GateRow:
     task: str
     metric: str
-    value: float | None  # None: the candidate has no such metric for this task
-    ci: list[float] | None
+    value: float | None  # the candidate's point estimate; None: no such metric for this task
+    ci: list[float] | None  # the candidate's interval from its evaluation
+    production: float | None  # None: no production model, or it lacks the task
+    diff: float | None  # candidate - production on the same examples; None: not compared
+    diff_ci: list[float] | None  # paired bootstrap interval of diff at diff_confidence
+    diff_confidence: float | None  # Holm-adjusted level of diff_ci
+    p_value: float | None  # unadjusted bootstrap p of "diff == -max_drop" (Holm sorts on it)
     floor: float | None  # None: the task has no gate entry
     max_drop: float | None
-    production: float | None  # None: no production model, or it lacks the task or metric
-    verdict: Verdict
+    n: int | None  # test examples
+    verdict: TaskVerdict
     reason: str
 
 
@@ -45,7 +66,8 @@ class GateReport:
     verdict: Verdict
     rows: list[GateRow]
     first_run: bool  # no production model to compare against
-    confidence: float | None = None  # of the intervals, from the candidate's evaluation
+    confidence: float | None = None  # of the candidate's intervals, from its evaluation
+    policy: dict[str, Any] = field(default_factory=dict)  # how the comparison was made
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -57,6 +79,7 @@ class GateReport:
             "verdict": self.verdict,
             "first_run": self.first_run,
             "confidence": self.confidence,
+            "policy": dict(self.policy),
             "rows": [asdict(row) for row in self.rows],
             "notes": list(self.notes),
         }
@@ -66,99 +89,274 @@ class GateReport:
         lines = [
             f"## Gate: {self.verdict.upper()}",
             "",
-            f"| task | metric | value [{level}] | floor | production | verdict | reason |",
-            "|---|---|---|---:|---:|---|---|",
+            f"| task | metric | candidate [{level}] | production | difference [lo, hi] (Holm level) "
+            "| floor | max_drop | n | verdict | reason |",
+            "|---|---|---|---:|---|---:|---:|---:|---|---|",
         ]
-        for row in self.rows:
-            value = _fmt(row.value)
-            if row.ci is not None:
-                value += f" [{_fmt(row.ci[0])}, {_fmt(row.ci[1])}]"
-            lines.append(
-                f"| {row.task} | {row.metric} | {value} | {_fmt(row.floor)} | {_fmt(row.production)} "
-                f"| {row.verdict} | {row.reason} |"
-            )
+        for row in table_rows(self.to_dict()):
+            lines.append("| " + " | ".join(_cell(row[key]) for key in _COLUMNS) + " |")
         failed = [row.task for row in self.rows if row.verdict == "fail"]
-        lines += ["", f"**Overall: {self.verdict}**" + (f" (failing: {', '.join(failed)})" if failed else "")]
+        unsure = [row.task for row in self.rows if row.verdict == "inconclusive"]
+        summary = [f"failing: {', '.join(failed)}"] * bool(failed) + [f"inconclusive: {', '.join(unsure)}"] * bool(unsure)
+        lines += ["", f"**Overall: {self.verdict}**" + (f" ({'; '.join(summary)})" if summary else "")]
         lines += [f"- {note}" for note in self.notes]
         return "\n".join(lines) + "\n"
 
 
-def decide(candidate: dict[str, Any], production: dict[str, Any] | None, gate: GateConfig) -> GateReport:
-    """candidate/production: evaluation dicts from mtl.evaluation.evaluate (production None: first run)."""
+_COLUMNS = ("task", "metric", "candidate", "production", "difference", "floor", "max_drop", "n", "verdict", "reason")
+
+
+def table_rows(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat dict per task (the columns of gate.md), for a Prefect table artifact:
+    create_table_artifact(table=table_rows(json.loads(gate_json)), key="gate-rows")."""
+    rows = []
+    for row in gate["rows"]:
+        candidate = _fmt(row["value"]) + (f" [{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]" if row["ci"] else "")
+        difference = "-"
+        if row["diff"] is not None:
+            difference = f"{row['diff']:+.6g}"
+            if row["diff_ci"] is not None:
+                lo, hi = row["diff_ci"]
+                difference += f" [{lo:+.6g}, {hi:+.6g}] ({_pct(row['diff_confidence'])})"
+        rows.append({
+            "task": row["task"], "metric": row["metric"], "candidate": candidate,
+            "production": _fmt(row["production"]), "difference": difference, "floor": _fmt(row["floor"]),
+            "max_drop": _fmt(row["max_drop"]), "n": "-" if row["n"] is None else row["n"],
+            "verdict": row["verdict"], "reason": row["reason"],
+        })
+    return rows
+
+
+def decide(
+    candidate: dict[str, Any],
+    production: dict[str, Any] | None,
+    paired: dict[str, PairedStats],
+    gate: GateConfig,
+) -> GateReport:
+    """candidate/production: evaluation dicts (mtl.evaluation.evaluate) on test; production None: first
+    run. paired: task -> both models' per-example statistics on the test examples."""
     evaluated = candidate.get("per_task", {})
     in_production = production.get("per_task", {}) if production is not None else {}
-    rows = [
-        _decide_task(task, evaluated.get(task), production, in_production.get(task), gate)
-        for task in sorted(set(gate.tasks) | set(evaluated))
-    ]
-    notes = []
+    notes: list[str] = []
+    rows: dict[str, GateRow] = {}
+    pending: dict[str, _Pending] = {}
+    for task in sorted(set(gate.tasks) | set(evaluated)):
+        checked = _check_task(task, evaluated.get(task), production is not None, in_production.get(task),
+                              paired.get(task), gate, notes)
+        if isinstance(checked, GateRow):
+            rows[task] = checked
+        else:
+            pending[task] = checked
+
+    margins = {task: -p.entry.max_drop - _TOLERANCE for task, p in pending.items()}
+    comparisons = holm({task: p.replicates for task, p in pending.items()}, margins, gate.confidence)
+    for task, p in pending.items():
+        rows[task] = _compared_row(task, p, comparisons[task])
+
+    ordered = [rows[task] for task in sorted(rows)]
     if production is None:
-        notes.append("No production model: first run, every task is checked against its floor only.")
+        notes.insert(0, "No production model: first run, every task is checked against its floor only.")
+    elif pending:
+        notes.append(
+            f"Paired bootstrap of candidate - production over the same test examples ({gate.n_bootstrap} "
+            f"resamples, seed {gate.seed}); Holm across the {len(pending)} compared tasks at family-wise "
+            f"confidence {gate.confidence:.0%}: the task at Holm rank j of m is judged on a two-sided "
+            f"1 - {1 - gate.confidence:.3g}/(m - j + 1) interval."
+        )
     dropped = sorted(set(in_production) - set(evaluated) - set(gate.tasks))
     if dropped:
         notes.append(f"Tasks in production but neither evaluated nor gated (dropped): {', '.join(dropped)}.")
-    verdict: Verdict = "pass" if rows and all(row.verdict == "pass" for row in rows) else "fail"
-    if not rows:
-        notes.append("Nothing was evaluated or gated: nothing to promote.")
     return GateReport(
-        verdict=verdict,
-        rows=rows,
+        verdict=_overall(ordered, gate, notes),
+        rows=ordered,
         first_run=production is None,
         confidence=candidate.get("bootstrap", {}).get("confidence"),
+        policy={"test": "paired percentile bootstrap of candidate - production", "correction": "holm",
+                "confidence": gate.confidence, "n_bootstrap": gate.n_bootstrap, "seed": gate.seed,
+                "min_examples": gate.min_examples, "inconclusive": gate.inconclusive},
         notes=notes,
     )
 
 
-def _decide_task(
+@dataclass(frozen=True)
+class Comparison:
+    interval: list[float]  # [lo, hi] of candidate - production
+    confidence: float  # the Holm-adjusted level of the interval
+    p_value: float
+    rank: int  # 1 = smallest p
+    family: int  # how many tasks were compared
+    outcome: TaskVerdict
+    stopped_at: str | None  # the task where Holm stopped, when this one ranked after it
+
+
+def holm(replicates: dict[str, np.ndarray], margins: dict[str, float], confidence: float) -> dict[str, Comparison]:
+    """Holm's step-down over per-task tests of "difference == margin", as adjusted percentile intervals.
+
+    replicates: task -> bootstrap replicates of the difference; margins: task -> -max_drop.
+    """
+    alpha = 1.0 - confidence
+    p_values = {task: _p_value(r, margins[task]) for task, r in replicates.items()}
+    order = sorted(p_values, key=lambda task: (p_values[task], task))
+    m, stop, out = len(order), None, {}
+    for rank, task in enumerate(order, start=1):
+        level = alpha / (m - (stop[0] if stop else rank) + 1)
+        # inverted_cdf: the ends are replicate values, and lo >= margin <=> P*(d* < margin) < level / 2.
+        lo, hi = (float(x) for x in np.quantile(replicates[task], [level / 2, 1 - level / 2], method="inverted_cdf"))
+        outcome: TaskVerdict = "pass" if lo >= margins[task] else "fail" if hi < margins[task] else "inconclusive"
+        if stop is None and outcome == "inconclusive":
+            stop = (rank, task)
+        elif stop is not None:
+            outcome = "inconclusive"  # Holm rejects nothing after its first non-rejection
+        out[task] = Comparison([lo, hi], 1.0 - level, p_values[task], rank, m, outcome,
+                               stop[1] if stop and stop[0] < rank else None)
+    return out
+
+
+def _p_value(replicates: np.ndarray, margin: float) -> float:
+    below = float(np.mean(replicates < margin))
+    return min(1.0, 2.0 * min(below, 1.0 - below))
+
+
+# --- per task -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A task that goes to the paired comparison, with what its row needs afterwards."""
+
+    entry: GateTask
+    metric: str
+    value: float
+    ci: list[float] | None
+    production: float | None
+    n: int
+    diff: float
+    replicates: np.ndarray
+    failures: list[str]
+    checks: list[str]
+
+
+def _check_task(
     task: str,
     evaluated: dict[str, Any] | None,
-    production: dict[str, Any] | None,
+    has_production: bool,
     in_production: dict[str, Any] | None,
+    pair: PairedStats | None,
     gate: GateConfig,
-) -> GateRow:
+    notes: list[str],
+) -> GateRow | _Pending:
     entry = gate.tasks.get(task)
     if evaluated is None:
-        return GateRow(task, entry.metric or "(kind default)", None, None, entry.floor, entry.max_drop, None,
-                       "fail", "missing: gated but not in the candidate's evaluation")
+        return _row(task, entry.metric or "(kind default)", entry, "fail",
+                    "missing: gated but not in the candidate's evaluation")
     if entry is None:
-        return GateRow(task, evaluated["metric"], evaluated["value"], evaluated.get("ci"), None, None, None,
-                       "fail", f"no gate: add gate.tasks.{task} (floor, max_drop) to params.yaml")
+        return _row(task, evaluated["metric"], None, "fail", f"no gate: add gate.tasks.{task} (floor, max_drop) to params.yaml",
+                    value=evaluated["value"], ci=evaluated.get("ci"), n=evaluated.get("n"))
 
     metric = entry.metric or evaluated["metric"]
     value = evaluated.get("metrics", {}).get(metric)
     ci = evaluated.get("intervals", {}).get(metric)
+    n = evaluated.get("n")
     if value is None:
-        return GateRow(task, metric, None, None, entry.floor, entry.max_drop, None,
-                       "fail", f"the candidate's evaluation has no {metric} for this task")
+        return _row(task, metric, entry, "fail", f"the candidate's evaluation has no {metric} for this task", n=n)
 
     failures, checks = [], []
     if value < entry.floor - _TOLERANCE:
         failures.append(f"{_fmt(value)} < floor {_fmt(entry.floor)}")
     else:
         checks.append(f"{_fmt(value)} >= floor {_fmt(entry.floor)}")
+    min_examples = entry.min_examples or gate.min_examples
+    too_few = n is None or n < min_examples
+    few = f"too few examples: n={n} < min_examples {min_examples}"
+    reference = (in_production or {}).get("metrics", {}).get(metric)
 
-    reference = None
-    if production is None:
-        checks.append("first run: no production model, floor only")
-    elif in_production is None:
-        checks.append("new task: not in production, floor only")
-    elif (reference := in_production.get("metrics", {}).get(metric)) is None:
-        checks.append(f"production has no {metric} for this task, floor only")
+    def settled(why: list[str]) -> GateRow:
+        verdict: TaskVerdict = "fail" if failures else "inconclusive" if too_few else "pass"
+        reason = failures + ([few] if too_few else []) + checks + why
+        return _row(task, metric, entry, verdict, "; ".join(reason), value=value, ci=ci, production=reference, n=n)
+
+    if not has_production:
+        return settled(["first run: no production model, floor only"])
+    if in_production is None:
+        return settled(["new task: not in production, floor only"])
+    ours, theirs = evaluated.get("examples_sha256"), in_production.get("examples_sha256")
+    if pair is None:
+        failures.append("not compared: no per-example statistics of both models for this task")
+        return settled([])
+    if not ours or ours != theirs or ours != pair.examples_sha256:
+        failures.append(
+            f"not compared: scored on different examples (examples_sha256 candidate {_short(ours)}, "
+            f"production {_short(theirs)}, paired {_short(pair.examples_sha256)}); rerun `mtl evaluate` on the current data"
+        )
+        return settled([])
+    if too_few:
+        return settled(["not compared with production"])
+
+    replicates = paired_bootstrap(pair.candidate, pair.production, pair.metrics_of,
+                                  n_bootstrap=gate.n_bootstrap, rng=task_rng(gate.seed, task))[metric]
+    rescored = pair.metrics_of(pair.candidate.sum(axis=0))[metric]
+    if abs(rescored - value) > _TOLERANCE:
+        notes.append(f"{task}: the re-predicted candidate scores {_fmt(rescored)} but its evaluation says "
+                     f"{_fmt(value)}; the paired test used the re-predicted scores.")
+    return _Pending(entry, metric, value, ci, reference, n, pair.difference()[metric], replicates, failures, checks)
+
+
+def _compared_row(task: str, p: _Pending, c: Comparison) -> GateRow:
+    lo, hi = c.interval
+    shown = f"difference {p.diff:+.6g} [{lo:+.6g}, {hi:+.6g}] at {_pct(c.confidence)} (Holm rank {c.rank}/{c.family})"
+    limit = f"-max_drop {_fmt(-p.entry.max_drop)}"
+    if c.outcome == "pass":
+        comparison = f"no drop beyond max_drop: {shown} >= {limit}"
+    elif c.outcome == "fail":
+        comparison = f"drop beyond max_drop: {shown} < {limit} vs production {_fmt(p.production)}"
+    elif c.stopped_at is not None:
+        comparison = (f"inconclusive: Holm stopped at {c.stopped_at} (an earlier rank whose interval contains "
+                      f"-max_drop), so nothing after it is decided; {shown} vs {limit}")
     else:
-        drop = reference - value
-        comparison = f"vs production {_fmt(reference)}"
-        if drop > entry.max_drop + _TOLERANCE:
-            failures.append(f"drop {_fmt(drop)} > max_drop {_fmt(entry.max_drop)} {comparison}")
-        elif drop >= 0:
-            checks.append(f"drop {_fmt(drop)} <= max_drop {_fmt(entry.max_drop)} {comparison}")
-        else:
-            checks.append(f"+{_fmt(-drop)} {comparison}")
+        comparison = f"inconclusive: {shown} contains {limit}; a drop beyond max_drop cannot be told from noise"
+    verdict: TaskVerdict = "fail" if p.failures else c.outcome
+    return GateRow(task, p.metric, p.value, p.ci, p.production, p.diff, c.interval, c.confidence, c.p_value,
+                   p.entry.floor, p.entry.max_drop, p.n, verdict, "; ".join([*p.failures, comparison, *p.checks]))
 
-    verdict: Verdict = "fail" if failures else "pass"
-    return GateRow(task, metric, value, ci, entry.floor, entry.max_drop, reference, verdict,
-                   "; ".join(failures + checks))
+
+def _row(task: str, metric: str, entry: GateTask | None, verdict: TaskVerdict, reason: str, *, value=None,
+         ci=None, production=None, n=None) -> GateRow:
+    """A row without a paired comparison."""
+    return GateRow(task, metric, value, ci, production, diff=None, diff_ci=None, diff_confidence=None,
+                   p_value=None, floor=entry.floor if entry else None, max_drop=entry.max_drop if entry else None,
+                   n=n, verdict=verdict, reason=reason)
+
+
+def _overall(rows: list[GateRow], gate: GateConfig, notes: list[str]) -> Verdict:
+    if not rows:
+        notes.append("Nothing was evaluated or gated: nothing to promote.")
+        return "fail"
+    unsure = [row.task for row in rows if row.verdict == "inconclusive"]
+    if any(row.verdict == "fail" for row in rows):
+        return "fail"
+    if not unsure:
+        return "pass"
+    if gate.inconclusive == "block":
+        notes.append(f"Inconclusive ({', '.join(unsure)}) and gate.inconclusive is block: the candidate is "
+                     "refused. More test examples, a larger max_drop or `mtl promote --force --reason` decide it.")
+        return "fail"
+    notes.append(f"Inconclusive ({', '.join(unsure)}) but gate.inconclusive is allow: passed WITHOUT evidence "
+                 "that these tasks did not drop beyond max_drop.")
+    return "pass"
 
 
 def _fmt(number: float | None) -> str:
     # Six significant digits: enough that a value just under its floor never prints as equal to it.
     return "-" if number is None else f"{number:.6g}"
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:.4g}%"
+
+
+def _short(sha: str | None) -> str:
+    return "none" if not sha else sha[:12]
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|")

@@ -1,4 +1,9 @@
-"""decide(): floors, non-regression, first run, new task, missing task, ungated task."""
+"""decide(): floors, first run, new task, missing and ungated tasks, the report's shapes, the config.
+
+The evaluations are real: synthetic gold/predicted lists through mtl.evaluation (and so through the task
+kinds' example_stats), never hand-written metric dicts. The paired comparison itself is in
+test_gate_paired.py; the helpers here are shared with it.
+"""
 
 from __future__ import annotations
 
@@ -7,121 +12,182 @@ import json
 import pytest
 
 from mtl.config import GateConfig, GateTask, Params, TaskConfig
-from mtl.gate import decide
+from mtl.evaluation import evaluate, paired_stats
+from mtl.gate import decide, table_rows
 
-GATE = GateConfig(
-    tasks={
-        "pos": GateTask(metric="accuracy", floor=0.93, max_drop=0.01),
-        "ner": GateTask(floor=0.15, max_drop=0.01),  # metric: the kind's default (entity_f1)
-    }
-)
+SENTIMENT = TaskConfig(kind="classification", labels=["0", "1"])
+NER = TaskConfig(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per"])
+ENTITY = ["B-per", "I-per", "O", "O"]
 
 
-def row(metric: str, value: float, **more: float) -> dict:
-    return {"metric": metric, "value": value, "ci": [value - 0.01, value + 0.01], "n": 100,
-            "metrics": {metric: value, **more}, "intervals": {metric: [value - 0.01, value + 0.01]}}
+def flip(label: str) -> str:
+    return "1" if label == "0" else "0"
 
 
-def evaluation(**per_task: dict) -> dict:
-    return {"overall": {}, "bootstrap": {"confidence": 0.95}, "per_task": per_task}
+def classification(n: int, wrong: int, *, wins: int = 0, losses: int = 0):
+    """(gold, candidate, production) labels: production is wrong on the first `wrong` examples; the
+    candidate fixes the first `wins` of those and gets the next `losses` (right in production) wrong."""
+    gold = ["0" if i % 2 else "1" for i in range(n)]
+    production = [flip(y) if i < wrong else y for i, y in enumerate(gold)]
+    candidate = list(production)
+    for i in range(wins):
+        candidate[i] = gold[i]
+    for i in range(wrong, wrong + losses):
+        candidate[i] = flip(gold[i])
+    return gold, candidate, production
+
+
+def entities(n: int, missed: int, *, losses: int = 0):
+    """(gold, candidate, production) tag sequences with one entity each: production misses the first
+    `missed` entities, the candidate also the next `losses`."""
+    gold = [list(ENTITY) for _ in range(n)]
+    production = [["O"] * 4 if i < missed else list(ENTITY) for i in range(n)]
+    candidate = [["O"] * 4 if i < missed + losses else list(ENTITY) for i in range(n)]
+    return gold, candidate, production
+
+
+def inputs(data: dict[str, tuple], *, configs: dict[str, TaskConfig] | None = None, production: bool = True):
+    """decide()'s first three arguments from {task: (gold, candidate, production)} predictions."""
+    configs = configs or {task: SENTIMENT if isinstance(d[0][0], str) else NER for task, d in data.items()}
+    labels = {task: cfg.labels for task, cfg in configs.items()}
+    scores = lambda which: evaluate({t: d[0] for t, d in data.items()}, {t: d[which] for t, d in data.items()},
+                                    configs, labels, n_bootstrap=200)
+    if not production:
+        return scores(1), None, {}
+    paired = {t: paired_stats(d[0], d[1], d[2], configs[t], labels[t]) for t, d in data.items()}
+    return scores(1), scores(2), paired
+
+
+def gate(min_examples: int = 100, **tasks: GateTask) -> GateConfig:
+    return GateConfig(tasks=tasks, min_examples=min_examples)
 
 
 def by_task(report) -> dict:
     return {r.task: r for r in report.rows}
 
 
-def test_pass_against_production():
-    candidate = evaluation(pos=row("accuracy", 0.95), ner=row("entity_f1", 0.40))
-    production = evaluation(pos=row("accuracy", 0.955), ner=row("entity_f1", 0.38))
-    report = decide(candidate, production, GATE)
-    assert report.verdict == "pass" and report.passed and not report.first_run
-    rows = by_task(report)
-    assert rows["pos"].production == 0.955
-    assert rows["pos"].reason == "0.95 >= floor 0.93; drop 0.005 <= max_drop 0.01 vs production 0.955"
-    assert rows["ner"].metric == "entity_f1" and "+0.02 vs production 0.38" in rows["ner"].reason
+# --- floors -------------------------------------------------------------------------------------
 
 
-def test_drop_exactly_max_drop_passes_despite_float_noise():
-    report = decide(evaluation(pos=row("accuracy", 0.94), ner=row("entity_f1", 0.3)),
-                    evaluation(pos=row("accuracy", 0.95), ner=row("entity_f1", 0.3)), GATE)
-    assert by_task(report)["pos"].verdict == "pass"
+def test_floor_is_checked_on_the_point_estimate():
+    # 0.9 exactly at the floor passes although its interval reaches below it (documented: point estimate).
+    report = decide(*inputs({"s": classification(200, 20)}, production=False), gate(s=GateTask(floor=0.9)))
+    s = by_task(report)["s"]
+    assert s.value == pytest.approx(0.9) and s.ci[0] < 0.9
+    assert s.verdict == "pass" and s.reason.startswith("0.9 >= floor 0.9")
 
 
-def test_floor_failure():
-    report = decide(evaluation(pos=row("accuracy", 0.912), ner=row("entity_f1", 0.4)), None, GATE)
-    assert report.verdict == "fail"
-    assert by_task(report)["pos"].verdict == "fail"
-    assert by_task(report)["pos"].reason.startswith("0.912 < floor 0.93")
-    assert by_task(report)["ner"].verdict == "pass"
-
-
-def test_regression_failure():
-    report = decide(evaluation(pos=row("accuracy", 0.945), ner=row("entity_f1", 0.4)),
-                    evaluation(pos=row("accuracy", 0.976), ner=row("entity_f1", 0.4)), GATE)
-    pos = by_task(report)["pos"]
-    assert report.verdict == "fail" and pos.verdict == "fail"
-    assert pos.reason.startswith("drop 0.031 > max_drop 0.01 vs production 0.976")
+def test_floor_failure_fails_even_when_nothing_dropped():
+    report = decide(*inputs({"s": classification(200, 30)}), gate(s=GateTask(floor=0.9, max_drop=0.01)))
+    s = by_task(report)["s"]
+    assert report.verdict == "fail" and s.verdict == "fail"
+    assert s.reason.startswith("0.85 < floor 0.9; no drop beyond max_drop")
+    assert s.diff == 0.0, "the comparison is still made and reported"
 
 
 def test_first_run_is_floor_only():
-    report = decide(evaluation(pos=row("accuracy", 0.94), ner=row("entity_f1", 0.2)), None, GATE)
+    data = {"s": classification(200, 10), "ner": entities(200, 20)}
+    report = decide(*inputs(data, production=False), gate(s=GateTask(floor=0.9), ner=GateTask(floor=0.5)))
     assert report.verdict == "pass" and report.first_run
     assert all("first run: no production model, floor only" in r.reason for r in report.rows)
-    assert all(r.production is None for r in report.rows)
-    assert "No production model" in report.to_markdown()
+    assert all(r.production is None and r.diff is None for r in report.rows)
+    assert by_task(report)["ner"].metric == "entity_f1", "the kind's default metric"
+    assert "No production model: first run" in report.to_markdown()
 
 
-def test_new_task_is_floor_only():
-    report = decide(evaluation(pos=row("accuracy", 0.94), ner=row("entity_f1", 0.2)),
-                    evaluation(pos=row("accuracy", 0.94)), GATE)
-    ner = by_task(report)["ner"]
-    assert report.verdict == "pass" and ner.production is None
-    assert "new task: not in production, floor only" in ner.reason
+def test_first_run_with_too_few_examples_is_inconclusive():
+    report = decide(*inputs({"s": classification(50, 0)}, production=False), gate(s=GateTask()))
+    assert by_task(report)["s"].verdict == "inconclusive"
+    assert by_task(report)["s"].reason.startswith("too few examples: n=50 < min_examples 100")
+    assert report.verdict == "fail", "the default policy blocks"
+
+
+# --- tasks missing on one side ------------------------------------------------------------------
 
 
 def test_gated_task_missing_from_candidate_fails():
-    report = decide(evaluation(pos=row("accuracy", 0.99)), None, GATE)
+    report = decide(*inputs({"s": classification(200, 0)}), gate(s=GateTask(), ner=GateTask()))
     assert report.verdict == "fail"
     assert by_task(report)["ner"].verdict == "fail" and "missing" in by_task(report)["ner"].reason
 
 
 def test_evaluated_task_without_gate_entry_fails():
-    candidate = evaluation(pos=row("accuracy", 0.99), ner=row("entity_f1", 0.9), extra=row("accuracy", 1.0))
-    report = decide(candidate, None, GATE)
+    data = {"s": classification(200, 0), "extra": classification(200, 0)}
+    report = decide(*inputs(data), gate(s=GateTask()))
     assert report.verdict == "fail"
-    assert by_task(report)["extra"].verdict == "fail"
-    assert "no gate" in by_task(report)["extra"].reason
+    assert by_task(report)["extra"].verdict == "fail" and "no gate" in by_task(report)["extra"].reason
 
 
-def test_gate_metric_other_than_primary_uses_its_value():
-    gate = GateConfig(tasks={"q": GateTask(metric="macro_f1", floor=0.5)})
-    report = decide(evaluation(q=row("accuracy", 0.9, macro_f1=0.45)), None, gate)
+def test_task_dropped_from_candidate_and_gate_is_noted():
+    candidate, production, paired = inputs({"s": classification(200, 0), "old": classification(200, 0)})
+    del candidate["per_task"]["old"]
+    report = decide(candidate, production, paired, gate(s=GateTask()))
+    assert report.verdict == "pass"
+    assert any("dropped): old" in note for note in report.notes)
+
+
+def test_gate_metric_other_than_primary():
+    question = TaskConfig(kind="classification", labels=["a", "b", "c"])
+    gold = ["a"] * 180 + ["b"] * 10 + ["c"] * 10
+    pred = ["a"] * 200  # 90% accuracy, but b and c never found
+    data = {"q": (gold, pred, pred)}
+    report = decide(*inputs(data, configs={"q": question}), gate(q=GateTask(metric="macro_f1", floor=0.5)))
     q = by_task(report)["q"]
-    assert q.metric == "macro_f1" and q.value == 0.45 and q.verdict == "fail" and q.ci is None
+    assert q.metric == "macro_f1" and q.value == pytest.approx(0.947368 / 3, abs=1e-6)
+    assert q.verdict == "fail" and q.reason.startswith("0.315789 < floor 0.5")
 
 
 def test_nothing_to_decide_fails():
-    assert decide(evaluation(), None, GateConfig()).verdict == "fail"
+    report = decide({"per_task": {}}, None, {}, GateConfig())
+    assert report.verdict == "fail" and "Nothing was evaluated" in report.notes[-1]
+
+
+# --- the report ---------------------------------------------------------------------------------
 
 
 def test_report_serialises_and_renders():
-    report = decide(evaluation(pos=row("accuracy", 0.912), ner=row("entity_f1", 0.4)),
-                    evaluation(pos=row("accuracy", 0.95), ner=row("entity_f1", 0.4)), GATE)
-    data = json.loads(json.dumps(report.to_dict()))
-    assert data["verdict"] == "fail" and data["first_run"] is False
-    assert {r["task"] for r in data["rows"]} == {"pos", "ner"}
-    assert set(data["rows"][0]) == {"task", "metric", "value", "ci", "floor", "max_drop", "production",
-                                    "verdict", "reason"}
+    data = {"s": classification(2000, 100, losses=40), "ner": entities(500, 50)}
+    report = decide(*inputs(data), gate(s=GateTask(floor=0.8, max_drop=0.005), ner=GateTask(floor=0.5)))
+    gate_json = json.loads(json.dumps(report.to_dict()))
+    assert set(gate_json) == {"verdict", "first_run", "confidence", "policy", "rows", "notes"}
+    assert gate_json["verdict"] == "fail" and gate_json["first_run"] is False
+    assert gate_json["policy"]["correction"] == "holm" and gate_json["policy"]["inconclusive"] == "block"
+    assert set(gate_json["rows"][0]) == {"task", "metric", "value", "ci", "production", "diff", "diff_ci",
+                                         "diff_confidence", "p_value", "floor", "max_drop", "n", "verdict", "reason"}
     text = report.to_markdown()
-    assert "| task | metric | value [95% CI] | floor | production | verdict | reason |" in text
-    assert "| pos | accuracy | 0.912 [0.902, 0.922] | 0.93 | 0.95 | fail |" in text
-    assert "**Overall: fail** (failing: pos)" in text
+    assert ("| task | metric | candidate [95% CI] | production | difference [lo, hi] (Holm level) "
+            "| floor | max_drop | n | verdict | reason |") in text
+    s = by_task(report)["s"]
+    assert f"| s | accuracy | 0.93 [{s.ci[0]:.6g}, {s.ci[1]:.6g}] | 0.95 | -0.02 [" in text
+    # Both p-values are 0; ties go by name: ner is Holm rank 1 of 2 (97.5%), s rank 2 (95%).
+    assert "| +0 [+0, +0] (97.5%) | 0.5 | 0.01 | 500 | pass |" in text
+    assert "(95%) | 0.8 | 0.005 | 2000 | fail | drop beyond max_drop" in text
+    assert "**Overall: fail** (failing: s)" in text
+
+
+def test_table_rows_for_an_artifact():
+    report = decide(*inputs({"s": classification(200, 10)}), gate(s=GateTask(floor=0.5)))
+    rows = table_rows(report.to_dict())
+    assert [row["task"] for row in rows] == ["s"]
+    assert list(rows[0]) == ["task", "metric", "candidate", "production", "difference", "floor", "max_drop", "n",
+                             "verdict", "reason"]
+    assert rows[0]["difference"] == "+0 [+0, +0] (95%)" and rows[0]["verdict"] == "pass"
+    json.dumps(rows)  # plain JSON for Prefect
+
+
+# --- configuration ------------------------------------------------------------------------------
 
 
 def test_params_reject_gate_typos():
     tasks = {"pos": TaskConfig(kind="tagging"), "ner": TaskConfig(kind="tagging", scheme="bio")}
-    Params(corpora={}, tasks=tasks, gate=GATE)
+    Params(corpora={}, tasks=tasks, gate=GateConfig(tasks={"pos": GateTask(metric="accuracy")}))
     with pytest.raises(ValueError, match="not declared"):
         Params(corpora={}, tasks=tasks, gate=GateConfig(tasks={"poss": GateTask(floor=0.9)}))
     with pytest.raises(ValueError, match="unknown metric"):
         Params(corpora={}, tasks=tasks, gate=GateConfig(tasks={"pos": GateTask(metric="entity_f1")}))
+    with pytest.raises(ValueError):
+        GateConfig(inconclusive="warn")
+    with pytest.raises(ValueError):
+        GateConfig(min_exampels=10)
+    with pytest.raises(ValueError):
+        GateTask(min_examples=0)
