@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
+from prefect.tasks import exponential_backoff
 
 from mtl.config import load_params
 from mtl.corpora.fetch import pull_corpora
@@ -19,7 +20,7 @@ from mtl.offline import go_offline
 from mtl.pipeline import ReproResult, is_dvc_workspace, repro, track
 
 
-@task(retries=2, retry_delay_seconds=10)  # downloads are the one transient step here
+@task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_jitter_factor=0.5)  # downloads: transient
 def pull(params_file: Path) -> None:
     params = load_params(params_file)
     pull_corpora(params)

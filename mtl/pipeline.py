@@ -6,11 +6,16 @@ records lineage. DVC holds a repository lock for a whole command: callers run th
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,3 +113,50 @@ def push_promoted(params: Params) -> str | None:
 
 def _remote_option(remote: str | None) -> list[str]:
     return ["--remote", remote] if remote else []
+
+
+# --- what a scheduled run asks first, and one run per workspace ---------------------------------------
+
+
+def dvc_status(root: Path) -> dict[str, list]:
+    """`dvc status --json`: every stage (and .dvc file) that is not up to date, with DVC's reasons:
+    {"changed deps": {path: state}}, {"changed outs": ...}, or the string "always changed"."""
+    process = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json"], cwd=root, env=_environment(), capture_output=True, text=True
+    )
+    if process.returncode != 0:
+        raise StageFailed(f"`dvc status` failed in {root}:\n{(process.stdout + process.stderr).strip()}")
+    return json.loads(process.stdout or "{}")
+
+
+class WorkspaceBusy(Exception):
+    pass
+
+
+@contextmanager
+def workspace_lock(root: Path) -> Iterator[Path]:
+    """Hold the workspace for a whole pipeline run: an exclusive flock on .dvc/tmp/mtl-run.lock.
+
+    DVC locks the repository for one command only, so two runs would interleave their stages; a second
+    run fails at once with WorkspaceBusy naming the holder. The kernel drops the lock when the holding
+    process ends, however it ends, so a crashed run never leaves the workspace locked."""
+    path = root / ".dvc" / "tmp" / "mtl-run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise WorkspaceBusy(
+                f"another pipeline run holds the workspace {root} ({holder}; lock file {path}): "
+                "one run at a time per workspace, try again when it has finished"
+            ) from None
+        try:
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+            handle.flush()
+            yield path
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mtl.config import CorpusConfig
-from mtl.corpora.fetch import FetchError, pull_corpus
+from mtl.corpora.fetch import MODIFIED, FetchError, pull_corpus
 
 
 def corpus_of(data: bytes, url: str | None = None, sha: str | None = None) -> CorpusConfig:
@@ -56,6 +56,29 @@ def test_sha256_mismatch_names_the_file_and_leaves_nothing(tmp_path):
     with pytest.raises(FetchError, match=r"trec/train.label: sha256 mismatch"):
         pull_corpus("trec", corpus_of(DATA), tmp_path / "raw", mirror)
     assert list((tmp_path / "raw" / "trec").iterdir()) == []
+
+
+def test_locally_modified_file_is_kept_and_reported_and_missing_files_still_verified(tmp_path):
+    """New data lands by appending to a raw file: pull never overwrites it, and still fills (and checks)
+    what is missing."""
+    mirror = tmp_path / "mirror"
+    (mirror / "trec").mkdir(parents=True)
+    (mirror / "trec" / "train.label").write_bytes(DATA)
+    raw = tmp_path / "raw"
+    pull_corpus("trec", corpus_of(DATA), raw, mirror)
+    appended = DATA + b"HUM:ind Who appended this line ?\n"
+    (raw / "trec" / "train.label").write_bytes(appended)
+
+    [kept] = pull_corpus("trec", corpus_of(DATA), raw, mirror)
+    assert kept.origin == MODIFIED == "modified locally (kept)"
+    assert (raw / "trec" / "train.label").read_bytes() == appended
+
+    # Deleting the local file is how to go back to the published one; a corrupt mirror copy is still an error.
+    (raw / "trec" / "train.label").unlink()
+    (mirror / "trec" / "train.label").write_bytes(b"corrupt\n")
+    with pytest.raises(FetchError, match="sha256 mismatch"):
+        pull_corpus("trec", corpus_of(DATA), raw, mirror)
+    assert not (raw / "trec" / "train.label").exists()
 
 
 def test_missing_mirror_file_is_a_clear_error(tmp_path):

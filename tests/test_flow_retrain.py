@@ -11,7 +11,7 @@ from prefect.artifacts import Artifact
 from flows.retrain import retrain
 from mtl.config import load_params
 from mtl.stages import open_registry
-from tests.workspace import make_workspace
+from tests.workspace import make_workspace, mtl
 
 TINY_MODEL = {"word_dim": 32, "char_dim": 16, "char_filters": 32, "hidden_size": 64, "layers": 1}
 TINY_TRAINING = {
@@ -40,6 +40,14 @@ def test_retrain_promotes_then_skips_then_refuses_a_weaker_candidate(tmp_path, s
     assert version["lineage"]["dvc_lock"]["unify"], "lineage records the dataset hashes from dvc.lock"
     assert "pos" in version["metrics"]["test"]["per_task"]
     assert "| pos |" in Artifact.get("gate").data
+
+    # `mtl predict` serves the production model: every task for every sentence, one encoder pass.
+    printed = mtl(ws, "predict", "--model", "production", input="Where is Paris ?\nI loved this film .\n")
+    lines = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
+    assert [line["tokens"] for line in lines] == [["Where", "is", "Paris", "?"], ["I", "loved", "this", "film", "."]]
+    for line in lines:
+        assert len(line["pos"]) == len(line["tokens"]) == len(line["ner"])
+        assert line["sentiment"] in ("0", "1") and isinstance(line["question"], str)
 
     second = retrain(ws.params_file)
     assert second["outcome"] == "unchanged", second["summary"]

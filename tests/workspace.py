@@ -83,14 +83,15 @@ def make_workspace(tmp: Path, shared: Path, n: int = 200, **overrides) -> Worksp
     return Workspace(root, mirror)
 
 
-def mtl(workspace: Workspace, *args: str) -> str:
+def mtl(workspace: Workspace, *args: str, input: str | None = None) -> str:
     """Run the real `mtl` command line in the workspace, with the small mirror configured."""
     env = {**os.environ, "MTL_CORPORA_MIRROR": str(workspace.mirror)}
-    return run(workspace.root, sys.executable, "-m", "mtl.cli", *args, "--params", str(workspace.params_file), env=env)
+    command = [sys.executable, "-m", "mtl.cli", *args, "--params", str(workspace.params_file)]
+    return run(workspace.root, *command, env=env, input=input)
 
 
-def run(cwd: Path, *command: str, env: dict | None = None) -> str:
-    process = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+def run(cwd: Path, *command: str, env: dict | None = None, input: str | None = None) -> str:
+    process = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, input=input)
     if process.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({process.returncode}):\n{process.stdout}\n{process.stderr}")
     return process.stdout + process.stderr

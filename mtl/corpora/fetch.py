@@ -1,6 +1,11 @@
 """Fill <raw>/<corpus>/ with a corpus's files: from a mirror folder when one is configured
 (MTL_CORPORA_MIRROR, files found as MIRROR/<corpus>/<file>), else from the file's public URL.
 The sha256 from params.yaml is verified either way; a mismatch is an error naming the file.
+
+A file already in place is never overwritten. The sha256 pins the published source; a local file that
+differs from it holds data added or corrected here (new data lands by appending to the raw files, and
+DVC versions the result), so it is kept and reported as "modified locally (kept)". To go back to the
+published file (or to take a new pin), delete the local file and pull again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from mtl.config import CorpusConfig, CorpusFile, Params
 
 MIRROR_VARIABLE = "MTL_CORPORA_MIRROR"
+MODIFIED = "modified locally (kept)"  # present, but not the pinned bytes: local data, never overwritten
 
 
 class FetchError(Exception):
@@ -26,7 +32,7 @@ class FetchError(Exception):
 class Fetched:
     corpus: str
     file: str
-    origin: str  # "present", "mirror" or "download"
+    origin: str  # "present", "mirror", "download" or MODIFIED
     path: Path
 
 
@@ -57,7 +63,7 @@ def pull_corpora(params: Params, names: list[str] | None = None) -> list[Fetched
 
 
 def pull_corpus(name: str, corpus: CorpusConfig, raw_dir: Path, mirror: Path | None = None) -> list[Fetched]:
-    """Make <raw_dir>/<name>/ hold every file of the corpus with its expected sha256."""
+    """Make <raw_dir>/<name>/ hold every file of the corpus: fetch (and verify) the missing ones."""
     target_dir = raw_dir / name
     target_dir.mkdir(parents=True, exist_ok=True)
     return [_pull_file(name, file, target_dir, mirror) for file in corpus.files.values()]
@@ -65,8 +71,8 @@ def pull_corpus(name: str, corpus: CorpusConfig, raw_dir: Path, mirror: Path | N
 
 def _pull_file(corpus: str, file: CorpusFile, target_dir: Path, mirror: Path | None) -> Fetched:
     target = target_dir / file.path
-    if target.exists() and sha256_of(target) == file.sha256:
-        return Fetched(corpus, file.path, "present", target)
+    if target.exists():
+        return Fetched(corpus, file.path, "present" if sha256_of(target) == file.sha256 else MODIFIED, target)
 
     if mirror is not None:
         origin, source = "mirror", mirror / corpus / file.path
