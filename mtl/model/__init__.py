@@ -3,7 +3,7 @@
 from mtl.model.batch import Batch, Example, collate
 from mtl.model.io import build_model, load_model, save_model
 from mtl.model.model import MultiTaskConfig, MultiTaskModel, TaskSpec
-from mtl.model.predict import predict
+from mtl.model.predict import Predictor, predict
 from mtl.model.vocab import Vocab, build_vocab
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Example",
     "MultiTaskConfig",
     "MultiTaskModel",
+    "Predictor",
     "TaskSpec",
     "Vocab",
     "build_model",

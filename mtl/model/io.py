@@ -1,9 +1,10 @@
 """Models are data: a model folder is weights (safetensors) plus JSON, and loading never unpickles.
 
-    model.safetensors   the state dict
-    config.json         the model config (sizes, tasks with their kinds, labels and head options) and
-                        the resolved params it was trained with
-    vocab.json          word and character vocabularies
+    model.safetensors   the state dict (a pretrained encoder's weights included)
+    config.json         the model config (sizes, the encoder and its options, tasks with their kinds,
+                        labels and head options) and the resolved params it was trained with
+    vocab.json          word and character vocabularies; for a pretrained encoder {"kind": "subwords"},
+                        with its tokenizer's files beside it (tokenizer.json, tokenizer_config.json, ...)
     labels.json         {task: {kind, labels, scheme}}, the unified dataset's format
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 
 from mtl.config import ModelConfig
+from mtl.model.encoders import get_encoder
 from mtl.model.model import MultiTaskConfig, MultiTaskModel, TaskSpec
 from mtl.model.vocab import Vocab
 
@@ -25,15 +27,23 @@ FORMAT_VERSION = 1
 def build_model(
     model_cfg: ModelConfig, vocab: Vocab, labels: dict[str, dict], params: dict | None = None
 ) -> MultiTaskModel:
-    """A fresh model for the given tasks ({task: {kind, labels, scheme}}) from the params' model section."""
+    """A fresh model for the given tasks ({task: {kind, labels, scheme}}) from the params' model section.
+
+    vocab is the word vocabulary built from train; a pretrained encoder replaces it with its tokenizer
+    (model.vocab is what sentences must be encoded with). A relative model.pretrained folder is found
+    from params["root"] (params.yaml's folder), else from the working directory."""
+    encoder = get_encoder(model_cfg.encoder)
+    root = Path(params["root"]) if params and params.get("root") else Path.cwd()
+    word_vocab = vocab
+    vocab, encoder_options = encoder.prepare(model_cfg, word_vocab, root)
     tasks = {
         name: TaskSpec(kind=t["kind"], labels=list(t["labels"]), scheme=t.get("scheme", "none"),
                        options={"crf": model_cfg.crf})
         for name, t in labels.items()
     }
     config = MultiTaskConfig(
-        n_words=len(vocab.words),
-        n_chars=len(vocab.chars),
+        n_words=len(word_vocab.words),
+        n_chars=len(word_vocab.chars),
         word_dim=model_cfg.word_dim,
         char_dim=model_cfg.char_dim,
         char_filters=model_cfg.char_filters,
@@ -43,8 +53,10 @@ def build_model(
         dropout=model_cfg.dropout,
         word_dropout=model_cfg.word_dropout,
         tasks=tasks,
+        encoder=model_cfg.encoder,
+        encoder_options=encoder_options,
     )
-    return MultiTaskModel(config, vocab, params)
+    return MultiTaskModel(config, vocab, params, fresh=True)
 
 
 def save_model(model: MultiTaskModel, folder: str | Path) -> None:
@@ -65,8 +77,9 @@ def load_model(folder: str | Path) -> MultiTaskModel:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     if config.get("format") != FORMAT_VERSION:
         raise ValueError(f"{folder}: model format {config.get('format')!r}, expected {FORMAT_VERSION}")
-    vocab = Vocab.load(folder / "vocab.json")
-    model = MultiTaskModel(MultiTaskConfig.from_json(config["model"]), vocab, config["params"])
+    model_config = MultiTaskConfig.from_json(config["model"])
+    vocab = get_encoder(model_config.encoder).load_vocab(folder)
+    model = MultiTaskModel(model_config, vocab, config["params"])
     model.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
     return model.eval()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 
 from mtl.model.batch import Example, collate
@@ -41,3 +44,36 @@ def predict(
     finally:
         model.train(was_training)
     return results
+
+
+class Predictor:
+    """A saved model behind one call, for use from Python: mtl.load(folder).predict(sentences).
+
+    Needs only the model folder: no params.yaml, no training configuration, no hub. Sentences are raw
+    text (split by the same "wordpunct" tokenizer as `mtl predict`) or lists of tokens, mixed freely.
+    """
+
+    def __init__(self, model: MultiTaskModel, tokenizer: str = "wordpunct") -> None:
+        from mtl.corpora.tokenize import get_tokenizer
+
+        self.model = model.eval()
+        self.tokenize = get_tokenizer(tokenizer)  # text -> tokens, for sentences given as strings
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Predictor:
+        from mtl.model.io import load_model
+
+        return cls(load_model(folder))
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.model.config.tasks)
+
+    def predict(self, sentences: list[str] | list[list[str]], tasks: list[str] | None = None,
+                batch_size: int = 128) -> list[dict[str, Any]]:
+        """One {task: prediction} per sentence: a tag per token (tagging), a label (classification)."""
+        if isinstance(sentences, str):
+            raise TypeError("predict takes a list of sentences; wrap a single one in a list")
+        tokens = [self.tokenize(s) if isinstance(s, str) else list(s) for s in sentences]
+        by_task = predict(self.model, tokens, tasks, batch_size)
+        return [{task: values[i] for task, values in by_task.items()} for i in range(len(tokens))]

@@ -1,0 +1,131 @@
+"""Words <-> sub-word pieces, for the pretrained encoder: split, cut to the model's length, pool back.
+
+A sentence arrives as words (the dataset's tokens) and must leave as one state per word, so tagging
+heads still tag words. Three steps:
+
+    encode  (SubwordVocab)  tokenizer(words, is_split_into_words=True).word_ids() groups the pieces by
+                            word; a word the tokenizer drops entirely (e.g. a zero-width space) gets
+                            the unknown piece, so every word has at least one
+    cut     (fit_pieces)    to the pieces the model can read; the rule is in fit_pieces
+    pool    (pool_words)    the encoder's piece states back to one state per word: its first piece's
+                            state, or the mean of its pieces' states (model.subword_pooling)
+
+A sentence's pieces travel in Batch.chars, which holds per-word sub-units: (T, P) piece ids + 1 per
+word, 0 = none. That is the same padded (B, T, C) layout the word-level encoders fill with characters,
+so the batching and the training loop are unchanged. pack_pieces lays them out as the model's input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def word_pieces(tokenizer: Any, words: list[str], unk_id: int) -> list[list[int]]:
+    """The piece ids of each word, through the tokenizer's own word alignment (word_ids())."""
+    encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
+    pieces: list[list[int]] = [[] for _ in words]
+    for piece, word in zip(encoding["input_ids"], encoding.word_ids()):
+        if word is not None:
+            pieces[word].append(piece)
+    return [p or [unk_id] for p in pieces]
+
+
+def fit_pieces(pieces: list[list[int]], budget: int) -> list[list[int]]:
+    """Cut a sentence's pieces to at most `budget` (the model's max length less its special tokens).
+
+    The rule: every word keeps its first piece before any word keeps a second one. If the sentence is
+    too long, each word keeps its first k pieces, k as large as fits (so long words lose their trailing
+    pieces and short ones lose nothing). If even one piece per word is too many, the first `budget`
+    words keep their first piece and the words after them get none: their state is a zero vector, so
+    they are still tagged (by the heads' biases and the CRF's transitions), only without context.
+    """
+    if sum(map(len, pieces)) <= budget:
+        return pieces
+    if len(pieces) > budget:
+        return [p[:1] for p in pieces[:budget]] + [[] for _ in pieces[budget:]]
+    k = 1
+    while sum(min(len(p), k + 1) for p in pieces) <= budget:
+        k += 1
+    return [p[:k] for p in pieces]
+
+
+@dataclass
+class SubwordVocab:
+    """A pretrained model's tokenizer in the place of the word vocabulary: encode(words) -> (ones (T,),
+    piece ids + 1 (T, P)). Saved as vocab.json ({"kind": "subwords", "max_pieces"}) and the tokenizer's
+    own files (tokenizer.json, tokenizer_config.json, ...) beside it."""
+
+    tokenizer: Any  # a transformers tokenizer
+    max_pieces: int  # pieces per sentence the model reads, special tokens not counted
+
+    def encode(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        unk = self.tokenizer.unk_token_id
+        pieces = fit_pieces(word_pieces(self.tokenizer, tokens, 0 if unk is None else unk), self.max_pieces)
+        table = np.zeros((len(tokens), max(1, max(map(len, pieces), default=1))), dtype=np.int64)  # (T, P)
+        for i, ids in enumerate(pieces):
+            table[i, : len(ids)] = np.asarray(ids, dtype=np.int64) + 1
+        return np.ones(len(tokens), dtype=np.int64), table  # word ids are unused: every word is "known"
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"kind": "subwords", "max_pieces": self.max_pieces}), encoding="utf-8")
+        self.tokenizer.save_pretrained(path.parent)
+
+    @classmethod
+    def load(cls, path: Path) -> SubwordVocab:
+        from transformers import AutoTokenizer
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("kind") != "subwords":
+            raise ValueError(f"{path}: not a sub-word vocabulary (kind {data.get('kind')!r})")
+        return cls(AutoTokenizer.from_pretrained(path.parent, local_files_only=True), data["max_pieces"])
+
+
+def pack_pieces(pieces: torch.Tensor, prefix: list[int], suffix: list[int], pad_id: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch.chars of sub-word pieces (B, T, P) -> the model's input ids (B, S), attention mask (B, S)
+    and the word of each position (B, S; -1 on special tokens and padding): prefix, a sentence's pieces
+    in word order, suffix, padding."""
+    B, T, P = pieces.shape
+    flat = pieces.reshape(B, T * P)  # piece id + 1, 0 = none
+    real = flat > 0
+    ends = len(prefix) + real.sum(1)  # (B,) the position after each sentence's last piece
+    S = int(ends.max()) + len(suffix)
+    # Each piece's position; empty slots all go to a spare column S, dropped below.
+    slot = torch.where(real, len(prefix) + real.cumsum(1) - 1, S)  # (B, T*P)
+    ids = torch.full((B, S + 1), pad_id, dtype=torch.long).scatter_(1, slot, flat - 1)[:, :S]
+    word_of_slot = torch.arange(T * P).div(P, rounding_mode="floor").expand(B, -1)
+    words = torch.full((B, S + 1), -1, dtype=torch.long).scatter_(1, slot, word_of_slot)[:, :S]
+    ids[:, : len(prefix)] = torch.tensor(prefix, dtype=torch.long)
+    rows = torch.arange(B)
+    for j, token in enumerate(suffix):
+        ids[rows, ends + j] = token
+    attention = torch.arange(S).unsqueeze(0) < (ends + len(suffix)).unsqueeze(1)  # (B, S)
+    return ids, attention, words
+
+
+def pool_words(states: torch.Tensor, words: torch.Tensor, n_words: int, pooling: str) -> torch.Tensor:
+    """Piece states (B, S, H) -> word states (B, T, H), T = n_words. words (B, S): the word each position
+    belongs to, -1 for none; a word's pieces are consecutive. pooling "first": the state of each word's
+    first piece; "mean": the mean of its pieces' states. A word without pieces gets zeros."""
+    belongs = words >= 0
+    if pooling == "first":
+        previous = F.pad(words[:, :-1], (1, 0), value=-1)
+        weight = belongs & (words != previous)  # (B, S): each word's first position only
+    elif pooling == "mean":
+        weight = belongs
+    else:
+        raise ValueError(f"unknown subword pooling {pooling!r}; known: first, mean")
+    weight = weight.to(states.dtype)
+    slot = words + 1  # slot 0 gathers whatever belongs to no word, and is dropped
+    B, _, H = states.shape
+    sums = states.new_zeros(B, n_words + 1, H).scatter_add_(1, slot.unsqueeze(2).expand(-1, -1, H),
+                                                           states * weight.unsqueeze(2))
+    counts = weight.new_zeros(B, n_words + 1).scatter_add_(1, slot, weight)
+    return (sums / counts.clamp(min=1).unsqueeze(2))[:, 1:]  # (B, T, H)

@@ -1,0 +1,111 @@
+"""A small Transformer encoder trained from scratch (model.encoder: transformer).
+
+The same [word embedding ; char CNN] per token as the BiLSTM, projected to d_model, plus sinusoidal
+positions (no parameters and no length limit), then pre-LN blocks (LayerNorm before attention and before
+the MLP, a final LayerNorm after the last block), which train stably without a long warmup. Attention
+only reads real tokens: the padding mask hides every padded key, so a sentence gets the same states
+alone or padded in a batch. States are d_model wide.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mtl.config import ModelConfig
+from mtl.model.batch import Batch
+from mtl.model.encoders.chars import CharCNN
+from mtl.model.vocab import Vocab
+
+if TYPE_CHECKING:
+    from mtl.model.model import MultiTaskConfig
+
+
+def sinusoids(length: int, width: int) -> torch.Tensor:
+    """Vaswani et al.'s positions: (T, D), sin on even and cos on odd dimensions."""
+    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)  # (T, 1)
+    frequency = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(10_000.0) / width))
+    table = torch.zeros(length, width)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: width // 2])
+    return table
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)  # 3 x (B, h, T, D/h)
+        keys = mask[:, None, None, :]  # (B, 1, 1, T): every query reads real tokens only
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(B, T, D))  # (B, T, D)
+
+
+class Block(nn.Module):
+    """Pre-LN: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, width: int, heads: int, ff_size: int, dropout: float) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(width)
+        self.attention = SelfAttention(width, heads, dropout)
+        self.mlp_norm = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, ff_size), nn.GELU(), nn.Linear(ff_size, width))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x + self.dropout(self.attention(self.attention_norm(x), mask))
+        return x + self.dropout(self.mlp(self.mlp_norm(x)))
+
+
+class TransformerEncoder(nn.Module):
+    """[word embedding ; char CNN] per token -> linear to d_model + positions -> pre-LN blocks -> LayerNorm."""
+
+    def __init__(self, config: MultiTaskConfig) -> None:
+        super().__init__()
+        options = config.encoder_options
+        width = options["d_model"]
+        self.word_dropout = config.word_dropout
+        self.words = nn.Embedding(config.n_words, config.word_dim, padding_idx=0)
+        self.chars = CharCNN(config.n_chars, config.char_dim, config.char_filters, config.char_kernel)
+        self.project = nn.Linear(config.word_dim + config.char_filters, width)
+        self.blocks = nn.ModuleList(
+            Block(width, options["attention_heads"], options["ff_size"], config.dropout) for _ in range(config.layers)
+        )
+        self.norm = nn.LayerNorm(width)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output_size = width
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        words = batch.words
+        if self.training and self.word_dropout > 0:
+            # Known words sometimes become <unk> (id 1), so <unk> learns to stand for a rare word.
+            drop = (torch.rand(words.shape) < self.word_dropout) & batch.mask
+            words = words.masked_fill(drop, 1)
+        x = torch.cat([self.words(words), self.chars(batch.chars)], dim=-1)  # (B, T, Dw + F)
+        x = self.project(self.dropout(x)) + sinusoids(x.size(1), self.output_size)  # (B, T, D)
+        for block in self.blocks:
+            x = block(x, batch.mask)
+        return self.dropout(self.norm(x))  # (B, T, D)
+
+
+def prepare(model_cfg: ModelConfig, vocab: Vocab, root: Path) -> tuple[Vocab, dict]:
+    options = {"d_model": model_cfg.d_model, "attention_heads": model_cfg.attention_heads, "ff_size": model_cfg.ff_size}
+    return vocab, options
+
+
+def build(config: MultiTaskConfig, *, fresh: bool) -> TransformerEncoder:
+    return TransformerEncoder(config)
+
+
+def load_vocab(folder: Path) -> Vocab:
+    return Vocab.load(folder / "vocab.json")
