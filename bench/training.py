@@ -24,8 +24,9 @@ from mtl.config import TaskConfig, load_params  # noqa: E402
 from mtl.model import build_model, build_vocab, predict  # noqa: E402
 from mtl.training.batching import BucketBatches, padding_fraction  # noqa: E402
 from mtl.training.data import TaskData, read_labels, read_split  # noqa: E402
-from mtl.training.loop import make_optimizer, next_batch, train_step  # noqa: E402
+from mtl.training.step import make_optimizer, next_batch, train_step  # noqa: E402
 from mtl.training.samplers import TaskSampler  # noqa: E402
+from mtl.training.weighting import make_weighting  # noqa: E402
 
 
 def synthetic(n: int, mean_length: float, kind: str, labels: list[str], seed: int) -> TaskData:
@@ -61,16 +62,17 @@ def bench_training(model, train, cfg, pool_size: int, steps: int) -> tuple[float
     model = copy.deepcopy(model)
     optimizer = make_optimizer(model, cfg)
     sizes = {t: len(d.rows) for t, d in train.items()}
-    sampler = TaskSampler(sizes, cfg.sampler.kind, cfg.sampler.temperature, cfg.seed)
+    sampler = TaskSampler(sizes, cfg.sampler, max_steps=cfg.max_steps, seed=cfg.seed)
+    weighting = make_weighting(cfg, list(train))
     streams = {t: BucketBatches([len(e.words) for e in d.examples], batch_size=cfg.batch_size, unit=cfg.batch_unit,
                                 pool_size=pool_size, seed=cfg.seed, name=t) for t, d in train.items()}
     real = padded = 0
     for i in range(steps + 5):
         if i == 5:
             start, real, padded = time.perf_counter(), 0, 0
-        task = sampler.sample()
+        task = sampler.sample(i + 1)
         batch = next_batch(train[task], streams[task])
-        train_step(model, optimizer, batch, train[task].kind, 1.0, cfg.clip)
+        train_step(model, optimizer, {task: batch}, {task: train[task].kind}, weighting, cfg.clip)
         real += batch.n_tokens
         padded += batch.words.numel()
     seconds = time.perf_counter() - start

@@ -6,8 +6,10 @@
         model.safetensors config.json vocab.json labels.json   a model folder (load_model reads it)
         optimizer.safetensors     AdamW state flattened: "state.<param index>.<exp_avg|exp_avg_sq|step>"
         rng.safetensors           torch's CPU generator state
-        state.json                step, best score, patience counter, sampler and batch-stream
-                                  positions, optimizer param groups, Python and numpy RNG states
+        weighting.safetensors     the loss weighting's tensors (log-variances, GradNorm weights); may be empty
+        state.json                step, best score, patience counter, sampler, task-mix and batch-stream
+                                  positions, the weighting's JSON state, optimizer param groups, Python
+                                  and numpy RNG states
 
 A folder is written under a staging name and renamed into place, and latest.json moves only after that,
 so a kill at any moment leaves the previous checkpoint whole.
@@ -71,8 +73,10 @@ def set_rng_state(state: dict, torch_state: torch.Tensor) -> None:
     torch.set_rng_state(torch_state)
 
 
-def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Optimizer, state: dict) -> Path:
-    """Write a checkpoint of step state["step"] and make it the latest; older ones are removed."""
+def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Optimizer, state: dict,
+                    weighting: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write a checkpoint of step state["step"] and make it the latest; older ones are removed.
+    weighting: the loss weighting's tensors, saved as weighting.safetensors."""
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{state['step']:08d}"
     staged = root / f".staging-{name}"
@@ -81,6 +85,7 @@ def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Op
     tensors, meta = optimizer_state(optimizer)
     save_file(tensors, staged / "optimizer.safetensors")
     save_file({"torch": torch.get_rng_state()}, staged / "rng.safetensors")
+    save_file({k: v.detach().contiguous() for k, v in (weighting or {}).items()}, staged / "weighting.safetensors")
     full = {**state, "optimizer": meta, "rng": rng_state()}
     (staged / "state.json").write_text(json.dumps(full), encoding="utf-8")
     replace_folder(staged, root / name)
@@ -101,9 +106,12 @@ def latest_checkpoint(root: Path) -> Path | None:
 
 
 def load_checkpoint(folder: Path) -> tuple[MultiTaskModel, dict[str, torch.Tensor], dict]:
-    """(model in train mode, optimizer tensors, state JSON); restore_rng and load_optimizer_state finish it."""
+    """(model in train mode, optimizer tensors, state JSON); restore_rng and load_optimizer_state finish it.
+    state["torch_rng"] and state["weighting_tensors"] hold the other two tensor files."""
     model = load_model(folder).train()
     tensors = load_file(folder / "optimizer.safetensors")
     state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     state["torch_rng"] = load_file(folder / "rng.safetensors")["torch"]
+    weighting = folder / "weighting.safetensors"  # absent in checkpoints older than the weighting methods
+    state["weighting_tensors"] = load_file(weighting) if weighting.exists() else {}
     return model, tensors, state

@@ -1,4 +1,11 @@
-"""CSV logs DVC can plot: train_log.csv (step,task,loss,lr) and eval_log.csv (step,task,metric,value).
+"""CSV logs DVC can plot: train_log.csv, eval_log.csv and task_mix.csv, each keyed by step in column one.
+
+    train_log.csv  step,task,loss,lr,weight,total   a row per task trained at the step: its loss, its
+                                                     weight, and the step's objective (same on each row)
+    eval_log.csv   step,task,metric,value
+    task_mix.csv   step,window,task,batches,fraction,expected
+                                                     per sampling window (samplers.py): the batches each
+                                                     task trained, their share, and the sampler's p(task)
 
 Rows are buffered and flushed at evaluations and checkpoints. On resume a log is cut back to the rows
 of the steps the checkpoint holds, so replayed steps are not logged twice.
@@ -9,8 +16,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-TRAIN_COLUMNS = ["step", "task", "loss", "lr"]
+TRAIN_COLUMNS = ["step", "task", "loss", "lr", "weight", "total"]
 EVAL_COLUMNS = ["step", "task", "metric", "value"]
+MIX_COLUMNS = ["step", "window", "task", "batches", "fraction", "expected"]
 
 
 class CsvLog:

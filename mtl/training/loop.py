@@ -1,8 +1,10 @@
 """The training loop: setup, loop, evaluate, checkpoint. One flat loop of small named steps, no framework.
 
-Each step samples a task, takes that task's next length-bucketed batch, and makes one AdamW step on the
-task's weighted loss. Every eval_every steps the dev sets are scored; the best model so far is kept in
-out_dir/model/ and training stops after `patience` evaluations without a better mean dev score. Every
+Each step takes length-bucketed batches (one sampled task's, or one of every task's for the weighting
+methods that need several tasks' losses) and makes one AdamW step on the losses as the configured
+weighting combines them (step.py, weighting/). The realised task mix is logged per sampling window.
+Every eval_every steps the dev sets are scored; the best model so far is kept in out_dir/model/ and
+training stops after `patience` evaluations without a better mean dev score. Every
 checkpoint_every steps everything the loop advances is saved, so resume=True continues exactly: the
 resumed run ends with the same weights, bit for bit, as a run never interrupted.
 """
@@ -10,7 +12,6 @@ resumed run ends with the same weights, bit for bit, as a run never interrupted.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import shutil
@@ -21,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from mtl.config import Params, TrainingConfig
-from mtl.model.batch import Batch, collate
 from mtl.model.io import build_model, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
 from mtl.model.vocab import build_vocab
@@ -34,8 +33,10 @@ from mtl.training import checkpoint as ckpt
 from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData, read_labels, read_split
 from mtl.training.evaluate import dev_score, evaluate
-from mtl.training.logs import EVAL_COLUMNS, TRAIN_COLUMNS, CsvLog
-from mtl.training.samplers import TaskSampler
+from mtl.training.logs import EVAL_COLUMNS, MIX_COLUMNS, TRAIN_COLUMNS, CsvLog
+from mtl.training.samplers import TaskMix, TaskSampler
+from mtl.training.step import learning_rate, make_optimizer, next_batch, train_step
+from mtl.training.weighting import Weighting, make_weighting
 
 log = logging.getLogger(__name__)
 
@@ -70,31 +71,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.AdamW:
-    # Weight decay on weight matrices only: not biases, the CRF or the queries, and not embeddings,
-    # whose rare rows would shrink at every step they are not even used.
-    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    decays = [p.dim() >= 2 and id(p) not in embeddings for p in model.parameters()]
-    groups = [
-        {"params": [p for p, d in zip(model.parameters(), decays) if d], "weight_decay": cfg.weight_decay},
-        {"params": [p for p, d in zip(model.parameters(), decays) if not d], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.lr)
-
-
-def learning_rate(step: int, cfg: TrainingConfig) -> float:
-    """Linear warmup to cfg.lr, then linear or cosine decay to lr * min_lr_ratio at max_steps."""
-    if step <= cfg.warmup_steps:
-        return cfg.lr * step / max(1, cfg.warmup_steps)
-    if cfg.schedule == "constant":
-        return cfg.lr
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
-    low = cfg.lr * cfg.min_lr_ratio
-    if cfg.schedule == "cosine":
-        return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
-    return low + (cfg.lr - low) * (1 - progress)
-
-
 def fresh_state() -> dict:
     return {"step": 0, "best_score": None, "best_step": 0, "best_metrics": {}, "bad_evals": 0,
             "stopped": None, "wall_seconds": 0.0}
@@ -103,25 +79,15 @@ def fresh_state() -> dict:
 # --- one step -------------------------------------------------------------------------------------
 
 
-def next_batch(data: TaskData, stream: BucketBatches) -> Batch:
-    index = next(stream)
-    batch = collate([data.examples[i] for i in index], index=index)
-    batch.task, batch.labels = data.name, data.labels
-    targets = [data.examples[i].target for i in index]
-    batch.targets = get_kind(data.kind).collate_targets(targets, batch.words.size(1))
-    return batch
+def step_tasks(run: Run, step: int) -> list[str]:
+    """The tasks whose batches this step trains: every task, or the one the sampler draws."""
+    return list(run.train_data) if run.weighting.every_task else [run.sampler.sample(step)]
 
 
-def train_step(model: MultiTaskModel, optimizer: torch.optim.Optimizer, batch: Batch, kind_name: str,
-               weight: float, clip: float) -> float:
-    model.train()
-    output = model(batch, [batch.task])[batch.task]
-    loss = get_kind(kind_name).loss(output, batch)
-    optimizer.zero_grad(set_to_none=True)
-    (weight * loss).backward()
-    nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimizer.step()
-    return loss.item()
+def close_mix_window(run: Run, step: int) -> None:
+    """task_mix.csv rows for the window holding `step`: batches per task, their share, the expected share."""
+    for row in run.mix.close(step, run.sampler.window(step), run.sampler.probabilities_at(step)):
+        run.mix_log.append(*row)
 
 
 def save_best(model: MultiTaskModel, out_dir: Path) -> None:
@@ -141,12 +107,15 @@ class Run:
     model: MultiTaskModel
     optimizer: torch.optim.Optimizer
     sampler: TaskSampler
+    weighting: Weighting
+    mix: TaskMix  # batches per task in the current sampling window
     streams: dict[str, BucketBatches]
     train_data: dict[str, TaskData]
     dev_data: dict[str, TaskData]
     state: dict  # step, best_score, best_step, best_metrics, bad_evals, stopped, wall_seconds
     train_log: CsvLog
     eval_log: CsvLog
+    mix_log: CsvLog
     out_dir: Path
     started: float  # perf_counter() when this session began
     wall_before: float  # seconds spent by earlier sessions of the same run
@@ -154,9 +123,14 @@ class Run:
     def elapsed(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
+    def flush_logs(self) -> None:
+        for csv_log in (self.train_log, self.eval_log, self.mix_log):
+            csv_log.flush()
+
 
 def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: float) -> Run:
-    """Data, then model, optimizer, task sampler and batch streams: fresh, or as the last checkpoint left them."""
+    """Data, then model, weighting, optimizer, task sampler and batch streams: fresh, or as the last
+    checkpoint left them."""
     cfg, tasks = params.training, params.tasks
     labels = read_labels(data_dir)
     train_data = read_split(data_dir, "train", tasks, labels)
@@ -180,9 +154,17 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
         state = fresh_state()
     for data in train_data.values():
         data.encode(model.vocab)
-    optimizer = make_optimizer(model, cfg)
-    sampler = TaskSampler({n: len(d.rows) for n, d in train_data.items()}, cfg.sampler.kind,
-                          cfg.sampler.temperature, seed=cfg.seed)
+    weighting = make_weighting(cfg, list(train_data))
+    if folder is not None:
+        if state.get("weighting_kind", "static") != cfg.weighting.kind:
+            raise ValueError(f"{folder} was trained with weighting {state.get('weighting_kind', 'static')!r}, "
+                             f"params say {cfg.weighting.kind!r}: resume with the same params, or start afresh")
+        weighting.load_state_dict(state.pop("weighting_tensors"), state.get("weighting", {}))
+    state["weighting_kind"] = cfg.weighting.kind
+    optimizer = make_optimizer(model, cfg, weighting.parameters())
+    sampler = TaskSampler({n: len(d.rows) for n, d in train_data.items()}, cfg.sampler, max_steps=cfg.max_steps,
+                          seed=cfg.seed)
+    mix = TaskMix(list(train_data))
     streams = {
         name: BucketBatches([len(e.words) for e in d.examples], batch_size=cfg.batch_size, unit=cfg.batch_unit,
                             pool_size=cfg.pool_size, seed=cfg.seed, name=name)
@@ -191,13 +173,16 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
     if folder is not None:
         ckpt.load_optimizer_state(optimizer, optimizer_tensors, state.pop("optimizer"))
         sampler.load_state_dict(state["sampler"])
+        if "mix" in state:  # absent in checkpoints older than task_mix.csv
+            mix.load_state_dict(state["mix"])
         for name, stream in streams.items():
             stream.load_state_dict(state["batches"][name])
         ckpt.set_rng_state(state.pop("rng"), state.pop("torch_rng"))  # last: nothing may draw after it
     keep = state["step"] if folder is not None else None  # resumed: cut the logs back to the checkpoint
-    return Run(model, optimizer, sampler, streams, train_data, dev_data, state,
+    return Run(model, optimizer, sampler, weighting, mix, streams, train_data, dev_data, state,
                CsvLog(out_dir / "train_log.csv", TRAIN_COLUMNS, keep_until=keep),
                CsvLog(out_dir / "eval_log.csv", EVAL_COLUMNS, keep_until=keep),
+               CsvLog(out_dir / "task_mix.csv", MIX_COLUMNS, keep_until=keep),
                out_dir, started, state["wall_seconds"])
 
 
@@ -215,24 +200,24 @@ def evaluate_and_keep_best(run: Run, params: Params) -> str:
         save_best(run.model, run.out_dir)
     else:
         state["bad_evals"] += 1
-    run.train_log.flush()
-    run.eval_log.flush()
+    run.flush_logs()
     primary = " ".join(f"{n}={v:.3f}" for n, v in _primary(metrics, params.tasks).items())
     return f"step {step}: dev score {score:.4f} (best {state['best_score']:.4f} at step {state['best_step']}) {primary}"
 
 
 def save_checkpoint(run: Run) -> None:
-    run.train_log.flush()
-    run.eval_log.flush()
+    run.flush_logs()
     run.state["wall_seconds"] = run.elapsed()
     run.state["sampler"] = run.sampler.state_dict()
+    run.state["mix"] = run.mix.state_dict()
     run.state["batches"] = {name: stream.state_dict() for name, stream in run.streams.items()}
-    ckpt.save_checkpoint(run.out_dir / "checkpoints", run.model, run.optimizer, run.state)
+    tensors, run.state["weighting"] = run.weighting.state_dict()
+    ckpt.save_checkpoint(run.out_dir / "checkpoints", run.model, run.optimizer, run.state, tensors)
 
 
 def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False) -> TrainResult:
     """Train on the unified dataset in data_dir; write out_dir/{model/, checkpoints/, train_log.csv,
-    eval_log.csv}. resume=True continues from out_dir/checkpoints/ when there is one."""
+    eval_log.csv, task_mix.csv}. resume=True continues from out_dir/checkpoints/ when there is one."""
     started = time.perf_counter()
     cfg, tasks = params.training, params.tasks
     unknown = sorted(set(cfg.loss_weights) - set(tasks))
@@ -240,23 +225,25 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
         raise ValueError(f"training.loss_weights names tasks that are not configured: {unknown}")
     setup_torch(cfg)
     run = setup(params, Path(data_dir), Path(out_dir), resume, started)
-    state = run.state
-    log.info("model: %d parameters; tasks %s; p(task) %s", run.model.n_parameters(), list(tasks),
-             {t: round(p, 3) for t, p in run.sampler.probabilities.items()})
+    state, kinds = run.state, {name: data.kind for name, data in run.train_data.items()}
+    log.info("model: %d parameters; tasks %s; weighting %s; p(task) %s", run.model.n_parameters(), list(tasks),
+             cfg.weighting.kind, {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
     bar = tqdm(total=cfg.max_steps, initial=state["step"], desc="train", dynamic_ncols=True,
                disable=not (cfg.progress and sys.stderr.isatty()))
     while state["stopped"] is None and state["step"] < cfg.max_steps:
-        # 1. one step on one task's batch
+        # 1. one step on one sampled task's batch, or on one batch of every task (the weighting decides)
         step = state["step"] = state["step"] + 1
         lr = learning_rate(step, cfg)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
-        task = run.sampler.sample()
-        batch = next_batch(run.train_data[task], run.streams[task])
-        loss = train_step(run.model, run.optimizer, batch, tasks[task].kind, cfg.loss_weights.get(task, 1.0), cfg.clip)
-        run.train_log.append(step, task, f"{loss:.6g}", f"{lr:.6g}")
+        trained = step_tasks(run, step)
+        batches = {task: next_batch(run.train_data[task], run.streams[task]) for task in trained}
+        losses, total, weights = train_step(run.model, run.optimizer, batches, kinds, run.weighting, cfg.clip)
+        for task, loss in losses.items():
+            run.train_log.append(step, task, f"{loss:.6g}", f"{lr:.6g}", f"{weights[task]:.6g}", f"{total:.6g}")
+        run.mix.record(trained)
         bar.update(1)
-        bar.set_postfix(task=task, loss=f"{loss:.3f}", refresh=False)
+        bar.set_postfix(task="+".join(trained), loss=f"{total:.3f}", refresh=False)
 
         # 2. evaluate: keep the best model, count evaluations without improvement, decide to stop
         out_of_time = cfg.max_minutes is not None and run.elapsed() > 60 * cfg.max_minutes
@@ -273,7 +260,11 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
             elif step == cfg.max_steps:
                 state["stopped"] = "max_steps"
 
-        # 3. checkpoint: after the evaluation, so it holds this step's best score and patience counter
+        # 3. the task mix of each finished sampling window, and of the last (partial) one
+        if step % cfg.sampler.window == 0 or state["stopped"] is not None:
+            close_mix_window(run, step)
+
+        # 4. checkpoint: after the evaluation, so it holds this step's best score and patience counter
         if step % cfg.checkpoint_every == 0 or state["stopped"] is not None:
             save_checkpoint(run)
     bar.close()

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -52,13 +53,17 @@ def final_weights(out_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(out_dir / "checkpoints") / "model.safetensors")
 
 
-def test_sigkill_then_resume_ends_exactly_like_an_uninterrupted_run(tmp_path, unified_dir, tiny_params):
-    params = tiny_params(max_steps=200, eval_every=15, checkpoint_every=10)
+@pytest.mark.parametrize("weighting,max_steps", [("static", 200), ("gradnorm", 80)])
+def test_sigkill_then_resume_ends_exactly_like_an_uninterrupted_run(tmp_path, unified_dir, tiny_params, weighting,
+                                                                     max_steps):
+    # gradnorm: the most state of the weighting methods (a learned tensor, its AdamW moments, L(0) in JSON);
+    # each is resumed in-process in test_weighting.py, this one also across a real SIGKILL.
+    params = tiny_params(max_steps=max_steps, eval_every=15, checkpoint_every=10, weighting={"kind": weighting})
     params_file = tmp_path / "params.json"
     params_file.write_text(params.model_dump_json())
 
     killed_at = kill_after_checkpoint(params_file, unified_dir, tmp_path / "killed", min_step=30)
-    assert 30 <= killed_at < 200
+    assert 30 <= killed_at < max_steps
     resumed = train(params, data_dir=unified_dir, out_dir=tmp_path / "killed", resume=True)
     straight = train(params, data_dir=unified_dir, out_dir=tmp_path / "straight")
 
@@ -66,7 +71,10 @@ def test_sigkill_then_resume_ends_exactly_like_an_uninterrupted_run(tmp_path, un
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     best_a, best_b = (load_file(tmp_path / run / "model" / "model.safetensors") for run in ("killed", "straight"))
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
-    for log in ("train_log.csv", "eval_log.csv"):  # replayed steps are logged once, with the same values
+    wa, wb = (load_file(latest_checkpoint(tmp_path / run / "checkpoints") / "weighting.safetensors")
+              for run in ("killed", "straight"))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    for log in ("train_log.csv", "eval_log.csv", "task_mix.csv"):  # replayed steps are logged once, same values
         assert (tmp_path / "killed" / log).read_text() == (tmp_path / "straight" / log).read_text()
     assert (resumed.steps, resumed.best_step, resumed.best_score, resumed.dev_metrics, resumed.stopped) == (
         straight.steps, straight.best_step, straight.best_score, straight.dev_metrics, straight.stopped)

@@ -1,0 +1,75 @@
+"""One optimisation step: the optimizer, the learning rate, a task's next batch, and the step itself.
+
+A step trains the batches it is given (one sampled task's, or one of every task's: the weighting method
+decides, see weighting/__init__.py): each batch is encoded and scored by its own head, the method turns
+the task losses into gradients, the global gradient norm is clipped and AdamW steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from mtl.config import TrainingConfig
+from mtl.model.batch import Batch, collate
+from mtl.model.model import MultiTaskModel
+from mtl.tasks import get_kind
+from mtl.training.batching import BucketBatches
+from mtl.training.data import TaskData
+from mtl.training.weighting import Weighting
+
+
+def make_optimizer(model: nn.Module, cfg: TrainingConfig, extra: Iterable[nn.Parameter] = ()) -> torch.optim.AdamW:
+    """extra: the weighting method's own parameters (log-variances, GradNorm weights), never decayed."""
+    # Weight decay on weight matrices only: not biases, the CRF or the queries, and not embeddings,
+    # whose rare rows would shrink at every step they are not even used.
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    decays = [p.dim() >= 2 and id(p) not in embeddings for p in model.parameters()]
+    groups = [
+        {"params": [p for p, d in zip(model.parameters(), decays) if d], "weight_decay": cfg.weight_decay},
+        {"params": [p for p, d in zip(model.parameters(), decays) if not d], "weight_decay": 0.0},
+    ]
+    extra = list(extra)
+    if extra:  # a third group only when there is one, so the static optimizer is the original one
+        groups.append({"params": extra, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def learning_rate(step: int, cfg: TrainingConfig) -> float:
+    """Linear warmup to cfg.lr, then linear or cosine decay to lr * min_lr_ratio at max_steps."""
+    if step <= cfg.warmup_steps:
+        return cfg.lr * step / max(1, cfg.warmup_steps)
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    low = cfg.lr * cfg.min_lr_ratio
+    if cfg.schedule == "cosine":
+        return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
+    return low + (cfg.lr - low) * (1 - progress)
+
+
+def next_batch(data: TaskData, stream: BucketBatches) -> Batch:
+    index = next(stream)
+    batch = collate([data.examples[i] for i in index], index=index)
+    batch.task, batch.labels = data.name, data.labels
+    targets = [data.examples[i].target for i in index]
+    batch.targets = get_kind(data.kind).collate_targets(targets, batch.words.size(1))
+    return batch
+
+
+def train_step(
+    model: MultiTaskModel, optimizer: torch.optim.Optimizer, batches: dict[str, Batch], kinds: dict[str, str],
+    weighting: Weighting, clip: float,
+) -> tuple[dict[str, float], float, dict[str, float]]:
+    """One AdamW step on {task: batch}; (task losses, the method's objective, the task weights it used)."""
+    model.train()
+    losses = {task: get_kind(kinds[task]).loss(model(batch, [task])[task], batch) for task, batch in batches.items()}
+    optimizer.zero_grad(set_to_none=True)
+    total, weights = weighting.backward(losses, model)
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    weighting.after_step()
+    return {task: loss.item() for task, loss in losses.items()}, total, weights
