@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "test")
@@ -93,7 +93,9 @@ class UnifyConfig(Strict):
 
 
 class ModelConfig(Strict):
-    encoder: Literal["bilstm"] = "bilstm"  # the shared encoder: word embeddings + char CNN -> BiLSTM
+    # The shared encoder (mtl/model/encoders/): bilstm or transformer over word embeddings + char CNN,
+    # trained from scratch; or pretrained, a Hugging Face encoder whose sub-word states are pooled per word.
+    encoder: Literal["bilstm", "transformer", "pretrained"] = "bilstm"
     lowercase: bool = True  # the word vocabulary is lowercased; the char CNN still sees case
     min_word_count: int = Field(2, ge=1)  # rarer train words become <unk> (word dropout teaches <unk>)
     word_dim: int = Field(128, ge=1)
@@ -102,15 +104,61 @@ class ModelConfig(Strict):
     char_kernel: int = Field(3, ge=1)
     max_word_chars: int = Field(20, ge=1)  # longer words are cut for the char CNN
     hidden_size: int = Field(192, ge=1)  # per direction: encoder states are 2 x hidden_size wide
-    layers: int = Field(2, ge=1)
+    layers: int = Field(2, ge=1)  # BiLSTM or Transformer layers
     dropout: float = Field(0.25, ge=0, lt=1)
     word_dropout: float = Field(0.05, ge=0, lt=1)  # train-time chance that a word id becomes <unk>
     crf: bool = True  # tagging heads: a linear-chain CRF instead of independent per-token softmaxes
+    # transformer: pre-LN blocks with sinusoidal positions over the same word + char embeddings
+    d_model: int = Field(256, ge=1)  # encoder states are d_model wide
+    attention_heads: int = Field(4, ge=1)  # must divide d_model
+    ff_size: int = Field(1024, ge=1)  # the blocks' MLP width
+    # pretrained: a folder (relative to params.yaml) or a hub name (the hub only when not offline)
+    pretrained: str | None = None
+    subword_pooling: Literal["first", "mean"] = "first"  # a word's state: its first piece's, or its pieces' mean
+    finetune: bool = False  # false: the encoder is frozen, only the heads train; true: it trains too
+
+    @model_validator(mode="after")
+    def _check_encoder(self) -> ModelConfig:
+        if self.encoder == "transformer" and self.d_model % self.attention_heads:
+            raise ValueError(f"d_model {self.d_model} is not a multiple of attention_heads {self.attention_heads}")
+        if self.encoder == "pretrained" and not self.pretrained:
+            raise ValueError("encoder pretrained needs model.pretrained: a model folder or a hub name")
+        return self
 
 
 class SamplerConfig(Strict):
-    kind: Literal["proportional", "temperature", "uniform"] = "uniform"
+    """Which task a one-task step trains (mtl/training/samplers.py). window: the sampling "epoch"."""
+
+    kind: Literal["proportional", "temperature", "uniform", "annealed", "explicit"] = "uniform"
     temperature: float = Field(2.0, gt=0)  # p(task) ~ n_train ** (1/T): 1 = proportional, large -> uniform
+    anneal_from: float = Field(1.0, gt=0)  # annealed: T of the first window (1 = proportional)
+    anneal_to: float = Field(5.0, gt=0)  # annealed: T of the last window; 1 -> 5 is Stickland & Murray 2019
+    probabilities: dict[str, float] = {}  # explicit: task -> p, naming every task, summing to 1
+    window: int = Field(500, ge=1)  # steps per window: one annealing stage and one task_mix.csv group
+
+    @model_validator(mode="after")
+    def _check_probabilities(self) -> SamplerConfig:
+        if self.kind != "explicit":
+            if self.probabilities:
+                raise ValueError(f"probabilities are for kind explicit, not {self.kind!r}")
+            return self
+        if not self.probabilities:
+            raise ValueError("kind explicit needs probabilities: {task: p} for every task")
+        if any(not p > 0 for p in self.probabilities.values()):
+            raise ValueError(f"probabilities must be > 0 (drop the task from tasks instead): {self.probabilities}")
+        if abs(sum(self.probabilities.values()) - 1.0) > 1e-6:
+            raise ValueError(f"probabilities must sum to 1, not {sum(self.probabilities.values()):.6g}")
+        return self
+
+
+class WeightingConfig(Strict):
+    """How a step's task losses become one update (mtl/training/weighting/). static takes one sampled task
+    per step; the others take one batch of every task per step, so they need sampler kind uniform."""
+
+    kind: Literal["static", "uncertainty", "dwa", "gradnorm", "pcgrad"] = "static"
+    temperature: float = Field(2.0, gt=0)  # dwa: w ~ exp(r / T) (Liu et al. 2019 use 2)
+    window: int = Field(50, ge=1)  # dwa: steps whose mean loss is one point of the loss history (its "epoch")
+    alpha: float = Field(1.5, ge=0)  # gradnorm: pull toward equal training rates (Chen et al. 2018: 0.12-3)
 
 
 class TrainingConfig(Strict):
@@ -121,6 +169,7 @@ class TrainingConfig(Strict):
     pool_size: int = Field(2048, ge=1)  # sentences shuffled together then sorted by length; 1 = no bucketing
     sampler: SamplerConfig = SamplerConfig()
     loss_weights: dict[str, float] = {}  # task -> static loss weight λ; a task not listed weighs 1.0
+    weighting: WeightingConfig = WeightingConfig()  # static (λ above), uncertainty, dwa, gradnorm or pcgrad
     lr: float = Field(2e-3, gt=0)  # AdamW peak learning rate
     weight_decay: float = Field(0.01, ge=0)  # on weight matrices only: not embeddings, biases, CRF, queries
     warmup_steps: int = Field(200, ge=0)  # linear warmup from 0 to lr
@@ -135,6 +184,16 @@ class TrainingConfig(Strict):
     eval_batch_size: int = Field(128, ge=1)  # sentences per prediction batch
     progress: bool = True  # tqdm bar (shown only on a terminal)
 
+    @model_validator(mode="after")
+    def _check_weighting(self) -> TrainingConfig:
+        kind = self.weighting.kind
+        if kind != "static" and self.sampler.kind != "uniform":
+            raise ValueError(f"weighting {kind!r} trains one batch of every task per step, so the sampler "
+                             f"must be uniform, not {self.sampler.kind!r}")
+        if self.loss_weights and kind not in ("static", "pcgrad"):
+            raise ValueError(f"weighting {kind!r} learns its own task weights: leave loss_weights empty")
+        return self
+
 
 # --- evaluation, gate, registry -----------------------------------------------------------------
 
@@ -147,11 +206,19 @@ class EvaluationConfig(Strict):
 
 class GateTask(Strict):
     metric: str | None = None  # None: the task kind's default metric (entity_f1 for BIO tagging, else accuracy)
-    floor: float = 0.0  # absolute minimum of the metric
+    floor: float = 0.0  # absolute minimum of the metric (the candidate's point estimate on test)
     max_drop: float = Field(0.01, ge=0)  # largest allowed drop against the production model, in metric units
+    min_examples: int | None = Field(None, ge=1)  # None: gate.min_examples
 
 
 class GateConfig(Strict):
+    # The paired comparison with production (see mtl/gate.py): a bootstrap of candidate - production over
+    # the same test examples, with Holm's correction across the compared tasks at this family-wise level.
+    confidence: float = Field(0.95, gt=0, lt=1)
+    n_bootstrap: int = Field(2000, ge=200)  # paired resamples per task; Holm's levels need the far tails
+    seed: int = 0
+    min_examples: int = Field(100, ge=1)  # fewer test examples than this: inconclusive, not judged
+    inconclusive: Literal["block", "allow"] = "block"  # what an inconclusive task does to the candidate
     tasks: dict[str, GateTask] = {}  # a trained task without an entry here fails the gate
 
 
@@ -162,6 +229,39 @@ class RegistryConfig(Strict):
     endpoint_url: str | None = None  # an S3-compatible server, e.g. http://127.0.0.1:9000
     region: str | None = None  # unset -> AWS_DEFAULT_REGION, AWS_REGION, the profile, us-east-1
     dvc_remote: str | None = None  # a `dvc remote` to push data and models to after a promotion; None: no push
+
+
+# --- schedule, notify ---------------------------------------------------------------------------
+
+RetrainEvent = Literal[
+    "mtl.retrain.skipped", "mtl.model.refused", "mtl.model.unchanged", "mtl.model.promoted", "mtl.retrain.failed"
+]
+
+
+class ScheduleConfig(Strict):
+    cron: str = "0 3 * * *"  # when the scheduled retrain runs (`mtl schedule`, prefect.yaml)
+    timezone: str = "UTC"  # IANA name, e.g. Europe/Berlin
+    deployment: str = "nightly"  # the Prefect deployment's name (flow "retrain")
+    work_pool: str = "mtl-process"  # the work pool of the prefect.yaml deployment (`prefect deploy`)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as UTC or Europe/Berlin)") from None
+        return value
+
+
+class NotifyConfig(Strict):
+    # A URL that receives a JSON POST per event below. MTL_NOTIFY_WEBHOOK, when set, wins: keep a URL
+    # that carries a secret out of params.yaml (params are copied into every registry version's lineage).
+    webhook: str | None = None
+    events: list[RetrainEvent] = ["mtl.model.promoted", "mtl.retrain.failed"]
+    timeout_seconds: float = Field(10.0, gt=0)
 
 
 # --- root ---------------------------------------------------------------------------------------
@@ -178,6 +278,8 @@ class Params(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     root: Path = Path(".")  # the folder params.yaml lives in; set by load_params
 
