@@ -1,8 +1,9 @@
 """Models are data: a model folder is weights (safetensors) plus JSON, and loading never unpickles.
 
     model.safetensors   the state dict (a pretrained encoder's weights included)
-    config.json         the model config (sizes, the encoder and its options, tasks with their kinds,
-                        labels and head options) and the resolved params it was trained with
+    config.json         the model config (sizes, the encoder and its options, the sharing scheme and its
+                        options, tasks with their kinds, labels and head options) and the resolved params
+                        it was trained with
     vocab.json          word and character vocabularies; for a pretrained encoder {"kind": "subwords"},
                         with its tokenizer's files beside it (tokenizer.json, tokenizer_config.json, ...)
     labels.json         {task: {kind, labels, scheme}}, the unified dataset's format
@@ -19,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from mtl.config import ModelConfig
 from mtl.model.encoders import get_encoder
 from mtl.model.model import MultiTaskConfig, MultiTaskModel, TaskSpec
+from mtl.model.sharing import get_sharing
 from mtl.model.vocab import Vocab
 
 FORMAT_VERSION = 1
@@ -55,6 +57,8 @@ def build_model(
         tasks=tasks,
         encoder=model_cfg.encoder,
         encoder_options=encoder_options,
+        sharing=model_cfg.sharing,
+        sharing_options=get_sharing(model_cfg.sharing).options(model_cfg),
     )
     return MultiTaskModel(config, vocab, params, fresh=True)
 

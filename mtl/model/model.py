@@ -1,8 +1,9 @@
-"""The multi-task model, hard parameter sharing: one shared encoder, one small head per task.
+"""The multi-task model: encoder(s) shared as the sharing scheme says, one small head per task.
 
-Reading order: config, MultiTaskModel. The encoder comes from mtl/model/encoders/ (bilstm, transformer,
-pretrained: each maps a batch to one state per word), the heads from the task kinds (mtl/tasks/*.py,
-building on mtl/model/heads.py), so nothing here knows one encoder or task kind from another.
+Reading order: config, MultiTaskModel. The encoders come from mtl/model/encoders/ (bilstm, transformer,
+pretrained: each maps a batch to one state per word), the sharing scheme from mtl/model/sharing/ (hard, the
+default: one shared encoder; soft, adversarial, attention), the heads from the task kinds (mtl/tasks/*.py,
+building on mtl/model/heads.py), so nothing here knows one encoder, scheme or task kind from another.
 Shapes: B sentences, T words, H encoder width, L labels.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from mtl.model.batch import Batch
-from mtl.model.encoders import get_encoder
+from mtl.model.sharing import get_sharing
 from mtl.tasks import get_kind
 
 
@@ -43,6 +45,8 @@ class MultiTaskConfig:
     tasks: dict[str, TaskSpec]
     encoder: str = "bilstm"  # a name in mtl.model.encoders.ENCODERS
     encoder_options: dict[str, Any] = field(default_factory=dict)  # the encoder's own settings (its prepare())
+    sharing: str = "hard"  # a name in mtl.model.sharing.SCHEMES; absent from models saved before schemes
+    sharing_options: dict[str, Any] = field(default_factory=dict)  # the scheme's own settings (its options())
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -61,18 +65,51 @@ class MultiTaskModel(nn.Module):
         self.config = config
         self.vocab = vocab  # not weights: a word Vocab, or a pretrained tokenizer's SubwordVocab; saved beside them
         self.params = params or {}  # the resolved params it was trained with, saved in config.json
-        self.encoder = get_encoder(config.encoder).build(config, fresh=fresh)  # (B, T, H) word states
+        # The scheme's parts become the model's own modules: hard gives self.encoder, (B, T, H) word states;
+        # soft self.encoders; adversarial self.encoder, self.private, self.discriminator; attention
+        # self.encoder, self.mix. head_size: the width of what the heads read.
+        parts, head_size = get_sharing(config.sharing).build(config, fresh=fresh)
+        for name, part in parts.items():
+            self.add_module(name, part)
         self.heads = nn.ModuleDict(
             {
-                name: get_kind(spec.kind).build_head(self.encoder.output_size, len(spec.labels), spec.options)
+                name: get_kind(spec.kind).build_head(head_size, len(spec.labels), spec.options)
                 for name, spec in config.tasks.items()
             }
         )
+        self._auxiliary: torch.Tensor | None = None  # the last training pass's auxiliary loss
 
     def forward(self, batch: Batch, tasks: list[str]) -> dict[str, Any]:
-        """Encode once, then run each asked head on the shared states: {task: head output}."""
-        states = self.encoder(batch)  # (B, T, H)
-        return {task: self.heads[task](states, batch.mask) for task in tasks}
+        """{task: head output}: each shared encoder runs once, then each asked head reads its task's states.
+        In training (with gradients) the scheme's auxiliary loss of this pass is kept for auxiliary_loss()."""
+        scheme = get_sharing(self.config.sharing)
+        outputs, self._auxiliary = scheme.forward(self, batch, tasks, self.training and torch.is_grad_enabled())
+        return outputs
+
+    def auxiliary_loss(self) -> torch.Tensor | float:
+        """The sharing scheme's penalties on the last forward pass in training (soft: the L2 pull between the
+        task encoders; adversarial: the task discriminator's and the orthogonality losses), to be added to
+        that pass's task loss; 0.0 for hard and attention. Taken once: a second call gives 0.0."""
+        auxiliary, self._auxiliary = self._auxiliary, None
+        return 0.0 if auxiliary is None else auxiliary
+
+    def last_shared_parameters(self) -> list[nn.Parameter]:
+        """Where GradNorm measures the tasks' gradient norms: the shared encoder (soft: all task encoders)."""
+        return get_sharing(self.config.sharing).last_shared_parameters(self)
+
+    def parameter_counts(self) -> dict:
+        """{"total", "shared", "per_task": {task: n}, "other"}: shared is what every task uses (the shared
+        encoder), per_task what only that task uses (its head; soft: its encoder; adversarial: its private
+        encoder; attention: its layer mix), other what no task's prediction uses (the adversarial
+        discriminator, for training only). total = shared + sum(per_task) + other; frozen weights count."""
+        scheme = get_sharing(self.config.sharing)
+        count = lambda params: sum(p.numel() for p in params)  # noqa: E731
+        shared = count(scheme.shared_parameters(self))
+        per_task = {task: count(self.heads[task].parameters()) + count(scheme.task_parameters(self, task))
+                    for task in self.config.tasks}
+        total = self.n_parameters()
+        return {"total": total, "shared": shared, "per_task": per_task,
+                "other": total - shared - sum(per_task.values())}
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -1,4 +1,6 @@
-"""Prediction: the shared encoder runs once per batch, then every asked task's head decodes."""
+"""Prediction: the shared encoder runs once per batch, then every asked task's head decodes (model.sharing
+soft has no shared encoder: each asked task's own encoder runs once per batch; adversarial adds each asked
+task's private encoder to the one shared pass)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,8 @@ def train_step(
 ) -> tuple[dict[str, float], float, dict[str, float]]:
     """One AdamW step on {task: batch}; (task losses, the method's objective, the task weights it used)."""
     model.train()
-    losses = {task: get_kind(kinds[task]).loss(model(batch, [task])[task], batch) for task, batch in batches.items()}
+    losses = {task: get_kind(kinds[task]).loss(model(batch, [task])[task], batch) + model.auxiliary_loss()
+              for task, batch in batches.items()}  # + the sharing scheme's penalties on that pass (0.0: hard)
     optimizer.zero_grad(set_to_none=True)
     total, weights = weighting.backward(losses, model)
     nn.utils.clip_grad_norm_(model.parameters(), clip)

@@ -8,7 +8,9 @@ know which encoder ran. An encoder module exposes
         the vocabulary sentences are encoded with (the word vocabulary built from train, or a pretrained
         model's tokenizer) and the encoder's own settings, saved in config.json as encoder_options;
         root is the folder relative paths in params.yaml are relative to
-    build(config, *, fresh) -> nn.Module with .output_size (H) and forward(batch) -> (B, T, H)
+    build(config, *, fresh) -> nn.Module with .output_size (H) and forward(batch) -> (B, T, H); also
+        .n_layers and forward(batch, all_layers=True) -> a list of n_layers (B, T, H), every layer's
+        states, the last one the default output (the attention sharing scheme mixes them)
         fresh=True: a new encoder (a pretrained one with its published weights); False: the shape only,
         which load_model then fills from model.safetensors
     load_vocab(folder) -> the vocabulary that vocab.save(folder / "vocab.json") wrote

@@ -36,7 +36,10 @@ class BiLSTM(nn.Module):
         self.behind = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, all_layers: bool = False
+                ) -> torch.Tensor | list[torch.Tensor]:
+        """(B, T, H) states of the last layer, or with all_layers a list of every layer's."""
+        layers = []
         steps, ends = torch.arange(x.size(1)).unsqueeze(0), lengths.unsqueeze(1)
         flip = torch.where(steps < ends, ends - 1 - steps, steps).unsqueeze(2)  # (B, T, 1); its own inverse
         for i, (ahead, behind) in enumerate(zip(self.ahead, self.behind)):
@@ -46,7 +49,8 @@ class BiLSTM(nn.Module):
             backward_states, _ = behind(x.gather(1, flip.expand_as(x)))  # each sentence reversed
             backward_states = backward_states.gather(1, flip.expand_as(backward_states))  # back in order
             x = torch.cat([forward_states, backward_states], dim=-1)  # (B, T, H)
-        return x
+            layers.append(x)
+        return layers if all_layers else x
 
 
 class BiLSTMEncoder(nn.Module):
@@ -60,16 +64,21 @@ class BiLSTMEncoder(nn.Module):
         self.lstm = BiLSTM(config.word_dim + config.char_filters, config.hidden_size, config.layers, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
         self.output_size = 2 * config.hidden_size
+        self.n_layers = config.layers  # the states forward(batch, all_layers=True) returns
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: Batch, all_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """(B, T, H) word states; all_layers: a list of every BiLSTM layer's, each through the output
+        dropout (the last is the default output), for sharing schemes that mix layers."""
         words = batch.words
         if self.training and self.word_dropout > 0:
             # Known words sometimes become <unk> (id 1), so <unk> learns to stand for a rare word.
             drop = (torch.rand(words.shape) < self.word_dropout) & batch.mask
             words = words.masked_fill(drop, 1)
         x = torch.cat([self.words(words), self.chars(batch.chars)], dim=-1)  # (B, T, Dw + F)
-        x = self.lstm(self.dropout(x), batch.lengths)  # (B, T, H)
-        return self.dropout(x)
+        layers = self.lstm(self.dropout(x), batch.lengths, all_layers=True)  # a (B, T, H) per layer
+        if all_layers:
+            return [self.dropout(layer) for layer in layers]
+        return self.dropout(layers[-1])
 
 
 def prepare(model_cfg: ModelConfig, vocab: Vocab, root: Path) -> tuple[Vocab, dict]:

@@ -49,6 +49,7 @@ class PretrainedEncoder(nn.Module):
         self.model.requires_grad_(self.finetune)
         self.dropout = nn.Dropout(config.dropout)
         self.output_size = hf_config.hidden_size
+        self.n_layers = hf_config.num_hidden_layers  # the states forward(batch, all_layers=True) returns
         self.train(self.training)
 
     def train(self, mode: bool = True) -> PretrainedEncoder:
@@ -57,11 +58,16 @@ class PretrainedEncoder(nn.Module):
             self.model.eval()  # a frozen encoder gives the same features in training and prediction
         return self
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: Batch, all_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """(B, T, H) word states; all_layers: a list of every layer's (the embeddings not counted), each
+        pooled to words and through the dropout; the last is the default output."""
         ids, attention, words = pack_pieces(batch.chars, self.prefix, self.suffix, self.pad_id)  # (B, S) each
+        T = batch.words.size(1)
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
-            pieces = self.model(input_ids=ids, attention_mask=attention.long()).last_hidden_state  # (B, S, H)
-        return self.dropout(pool_words(pieces, words, batch.words.size(1), self.pooling))  # (B, T, H)
+            out = self.model(input_ids=ids, attention_mask=attention.long(), output_hidden_states=all_layers)
+        if all_layers:  # hidden_states[0] is the embeddings
+            return [self.dropout(pool_words(pieces, words, T, self.pooling)) for pieces in out.hidden_states[1:]]
+        return self.dropout(pool_words(out.last_hidden_state, words, T, self.pooling))  # (B, S, H) -> (B, T, H)
 
 
 # --- the registry's interface -------------------------------------------------------------------------

@@ -84,8 +84,11 @@ class TransformerEncoder(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.dropout = nn.Dropout(config.dropout)
         self.output_size = width
+        self.n_layers = config.layers  # the states forward(batch, all_layers=True) returns
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: Batch, all_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """(B, T, D) word states; all_layers: a list of every block's, each through the final LayerNorm (so
+        the layers are on one scale) and the output dropout; the last is the default output."""
         words = batch.words
         if self.training and self.word_dropout > 0:
             # Known words sometimes become <unk> (id 1), so <unk> learns to stand for a rare word.
@@ -93,8 +96,12 @@ class TransformerEncoder(nn.Module):
             words = words.masked_fill(drop, 1)
         x = torch.cat([self.words(words), self.chars(batch.chars)], dim=-1)  # (B, T, Dw + F)
         x = self.project(self.dropout(x)) + sinusoids(x.size(1), self.output_size)  # (B, T, D)
+        layers = []
         for block in self.blocks:
             x = block(x, batch.mask)
+            layers.append(x)
+        if all_layers:
+            return [self.dropout(self.norm(layer)) for layer in layers]
         return self.dropout(self.norm(x))  # (B, T, D)
 
 
