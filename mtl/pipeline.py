@@ -118,11 +118,14 @@ def _remote_option(remote: str | None) -> list[str]:
 # --- what a scheduled run asks first, and one run per workspace ---------------------------------------
 
 
-def dvc_status(root: Path) -> dict[str, list]:
-    """`dvc status --json`: every stage (and .dvc file) that is not up to date, with DVC's reasons:
-    {"changed deps": {path: state}}, {"changed outs": ...}, or the string "always changed"."""
+def dvc_status(root: Path, target: str = "gate") -> dict[str, list]:
+    """`dvc status TARGET --with-deps --json`: every stage the target depends on (and .dvc file) that is
+    not up to date, with DVC's reasons: {"changed deps": {path: state}}, {"changed outs": ...}, or the
+    string "always changed". Scoped to the retrain pipeline's last stage, so analysis stages that the
+    flow never runs (baseline, transfer) do not count as pending changes."""
     process = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "--json"], cwd=root, env=_environment(), capture_output=True, text=True
+        [sys.executable, "-m", "dvc", "status", target, "--with-deps", "--json"],
+        cwd=root, env=_environment(), capture_output=True, text=True,
     )
     if process.returncode != 0:
         raise StageFailed(f"`dvc status` failed in {root}:\n{(process.stdout + process.stderr).strip()}")
