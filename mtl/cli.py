@@ -148,6 +148,38 @@ def promote(
         typer.echo(f"production model unchanged: {result.version} already holds these weights")
 
 
+@app.command()
+def baseline(
+    tasks: Annotated[list[str] | None, typer.Option("--task", help="A task to train alone (repeatable; default: every task).")] = None,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Train a single-task model per task with the same encoder, params and budget (baseline.budget)
+    -> <run>/baselines/<task>/model. An analysis, not part of the retrain flow: `dvc repro transfer`."""
+    from mtl.baseline import train_baselines
+
+    params = _params(params_file)
+    try:
+        results = train_baselines(params, tasks)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(f"baseline: {error}")
+    for task, result in results.items():
+        typer.echo(f"{task}: trained {result.steps} steps ({params.baseline.budget} budget); best dev score {result.best_score:.4f}")
+
+
+@app.command()
+def transfer(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Per task on test: the multi-task candidate vs its single-task baseline (paired bootstrap: positive,
+    negative or no significant transfer), and the cost of 1 vs N models -> reports/transfer.json, transfer.md."""
+    from mtl.transfer import transfer_report
+
+    params = _params(params_file)
+    try:
+        transfer_report(params)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(f"transfer: {error}")
+    typer.echo((params.reports_dir / "transfer.md").read_text(encoding="utf-8"))
+
+
 @registry_app.command("list")
 def registry_list(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Every complete version with its aliases, gate verdict and headline metrics."""

@@ -116,6 +116,13 @@ class ModelConfig(Strict):
     pretrained: str | None = None
     subword_pooling: Literal["first", "mean"] = "first"  # a word's state: its first piece's, or its pieces' mean
     finetune: bool = False  # false: the encoder is frozen, only the heads train; true: it trains too
+    # How the tasks share parameters (mtl/model/sharing/): hard, one shared encoder (the default); soft, an
+    # encoder per task pulled together by an L2 penalty; adversarial, shared + private encoders (Liu et al.
+    # 2017); attention, one shared encoder whose layers each task mixes with its own softmax weights.
+    sharing: Literal["hard", "soft", "adversarial", "attention"] = "hard"
+    soft_l2: float = Field(0.001, ge=0)  # soft: weight of sum_t ||θ_t - mean θ||² over the task encoders
+    adversarial_weight: float = Field(0.05, ge=0)  # adversarial: λ on the task discriminator's loss
+    orthogonality_weight: float = Field(0.01, ge=0)  # adversarial: γ on ||SᵀP||²_F, shared vs private states
 
     @model_validator(mode="after")
     def _check_encoder(self) -> ModelConfig:
@@ -193,6 +200,21 @@ class TrainingConfig(Strict):
         if self.loss_weights and kind not in ("static", "pcgrad"):
             raise ValueError(f"weighting {kind!r} learns its own task weights: leave loss_weights empty")
         return self
+
+
+class BaselineConfig(Strict):
+    """Single-task baselines (`mtl baseline`, mtl/baseline.py) and the transfer report (`mtl transfer`)."""
+
+    # steps: every single-task model trains with training.max_steps (and the same time guard and early
+    # stopping) as the multi-task model had for all tasks: the usual single-task recipe, the stronger
+    # baseline. examples: as many steps as the multi-task run's sampler plans for that task, so each
+    # model sees as many of the task's examples as the multi-task model did: isolates the sharing.
+    budget: Literal["steps", "examples"] = "steps"
+    n_bootstrap: int = Field(2000, ge=100)  # paired resamples per task: multi-task minus single-task
+    confidence: float = Field(0.95, gt=0, lt=1)  # of each task's interval (no correction across tasks)
+    seed: int = 0
+    timing_repeats: int = Field(3, ge=1)  # prediction timing: best of this many, models side by side
+    timing_sentences: int | None = Field(None, ge=1)  # test sentences timed, taken round-robin by task; None: all
 
 
 # --- evaluation, gate, registry -----------------------------------------------------------------
@@ -275,6 +297,7 @@ class Params(Strict):
     unify: UnifyConfig = UnifyConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
+    baseline: BaselineConfig = BaselineConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
