@@ -41,6 +41,9 @@ def test_retrain_promotes_then_skips_then_refuses_a_weaker_candidate(tmp_path, s
     assert "pos" in version["metrics"]["test"]["per_task"]
     assert "| pos |" in Artifact.get("gate").data
 
+    listing = mtl(ws, "registry", "list")
+    assert "v0001" in listing and "[production]" in listing and "pos/accuracy=" in listing
+
     # `mtl predict` serves the production model: every task for every sentence, one encoder pass.
     printed = mtl(ws, "predict", "--model", "production", input="Where is Paris ?\nI loved this film .\n")
     lines = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]

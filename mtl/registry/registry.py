@@ -136,6 +136,8 @@ class Registry:
             if not complete and not include_incomplete:
                 continue
             metrics = self._record(version, "metrics") or {}
+            # metrics.json holds one evaluation per split ({"dev": ..., "test": ...}): the headline is test.
+            metrics = metrics.get("test", metrics)
             gate = self._record(version, "gate") or {}
             claim = json.loads(self.store.get(f"versions/{version}/version.json"))
             rows.append({
