@@ -8,7 +8,6 @@ skipped in seconds; a line appended to one corpus re-runs only that corpus's ing
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import yaml
 

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the data stages must not pay for importing torch or GX here
+    import numpy as np
+    import torch
+    from great_expectations.expectations import Expectation
+    from pandas import DataFrame
+    from torch import nn
+
+    from mtl.config import ValidationConfig
+    from mtl.records import Record
+
 
 class Tagging:
     name = "tagging"
