@@ -205,11 +205,11 @@ class TrainingConfig(Strict):
 class BaselineConfig(Strict):
     """Single-task baselines (`mtl baseline`, mtl/baseline.py) and the transfer report (`mtl transfer`)."""
 
+    # examples: as many steps as the multi-task run's sampler plans for that task, so each model sees as
+    # many of the task's examples as the multi-task model did: the difference is what sharing adds.
     # steps: every single-task model trains with training.max_steps (and the same time guard and early
-    # stopping) as the multi-task model had for all tasks: the usual single-task recipe, the stronger
-    # baseline. examples: as many steps as the multi-task run's sampler plans for that task, so each
-    # model sees as many of the task's examples as the multi-task model did: isolates the sharing.
-    budget: Literal["steps", "examples"] = "steps"
+    # stopping) as the multi-task model had for all tasks: the task trained alone to its best, N x compute.
+    budget: Literal["steps", "examples"] = "examples"
     n_bootstrap: int = Field(2000, ge=100)  # paired resamples per task: multi-task minus single-task
     confidence: float = Field(0.95, gt=0, lt=1)  # of each task's interval (no correction across tasks)
     seed: int = 0
