@@ -178,6 +178,7 @@ class TrainingConfig(Strict):
     loss_weights: dict[str, float] = {}  # task -> static loss weight λ; a task not listed weighs 1.0
     weighting: WeightingConfig = WeightingConfig()  # static (λ above), uncertainty, dwa, gradnorm or pcgrad
     lr: float = Field(2e-3, gt=0)  # AdamW peak learning rate
+    pretrained_lr: float | None = Field(None, gt=0)  # peak lr of a fine-tuned pretrained encoder's weights; None: lr
     weight_decay: float = Field(0.01, ge=0)  # on weight matrices only: not embeddings, biases, CRF, queries
     warmup_steps: int = Field(200, ge=0)  # linear warmup from 0 to lr
     schedule: Literal["linear", "cosine", "constant"] = "linear"  # decay after warmup, to min_lr at max_steps

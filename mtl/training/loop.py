@@ -35,7 +35,7 @@ from mtl.training.data import TaskData, read_labels, read_split
 from mtl.training.evaluate import dev_score, evaluate
 from mtl.training.logs import EVAL_COLUMNS, MIX_COLUMNS, TRAIN_COLUMNS, CsvLog
 from mtl.training.samplers import TaskMix, TaskSampler
-from mtl.training.step import learning_rate, make_optimizer, next_batch, train_step
+from mtl.training.step import learning_rate, make_optimizer, next_batch, set_learning_rate, train_step
 from mtl.training.weighting import Weighting, make_weighting
 
 log = logging.getLogger(__name__)
@@ -234,8 +234,7 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
         # 1. one step on one sampled task's batch, or on one batch of every task (the weighting decides)
         step = state["step"] = state["step"] + 1
         lr = learning_rate(step, cfg)
-        for group in run.optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(run.optimizer, lr)
         trained = step_tasks(run, step)
         batches = {task: next_batch(run.train_data[task], run.streams[task]) for task in trained}
         losses, total, weights = train_step(run.model, run.optimizer, batches, kinds, run.weighting, cfg.clip)

@@ -23,19 +23,33 @@ from mtl.training.weighting import Weighting
 
 
 def make_optimizer(model: nn.Module, cfg: TrainingConfig, extra: Iterable[nn.Parameter] = ()) -> torch.optim.AdamW:
-    """extra: the weighting method's own parameters (log-variances, GradNorm weights), never decayed."""
+    """extra: the weighting method's own parameters (log-variances, GradNorm weights), never decayed.
+
+    Every group carries lr_scale, its peak learning rate over cfg.lr: 1 except for the weights of a
+    pretrained encoder when cfg.pretrained_lr is set, so fresh heads can learn at a rate that would wreck
+    pretrained weights (the usual fine-tuning recipe: heads ~1e-3, the encoder ~5e-5)."""
     # Weight decay on weight matrices only: not biases, the CRF or the queries, and not embeddings,
     # whose rare rows would shrink at every step they are not even used.
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    decays = [p.dim() >= 2 and id(p) not in embeddings for p in model.parameters()]
-    groups = [
-        {"params": [p for p, d in zip(model.parameters(), decays) if d], "weight_decay": cfg.weight_decay},
-        {"params": [p for p, d in zip(model.parameters(), decays) if not d], "weight_decay": 0.0},
-    ]
+    pretrained = {id(p) for m in model.modules() if hasattr(m, "pretrained_parameters") for p in m.pretrained_parameters()}
+    pretrained_scale = (cfg.pretrained_lr or cfg.lr) / cfg.lr
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for p in model.parameters():
+        decay = p.dim() >= 2 and id(p) not in embeddings
+        scale = pretrained_scale if id(p) in pretrained else 1.0
+        groups.setdefault((decay, scale), []).append(p)
+    param_groups = [{"params": params, "weight_decay": cfg.weight_decay if decay else 0.0, "lr_scale": scale}
+                    for (decay, scale), params in sorted(groups.items(), key=lambda item: (not item[0][0], item[0][1]))]
     extra = list(extra)
-    if extra:  # a third group only when there is one, so the static optimizer is the original one
-        groups.append({"params": extra, "weight_decay": 0.0})
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+    if extra:  # a group of its own only when there is one
+        param_groups.append({"params": extra, "weight_decay": 0.0, "lr_scale": 1.0})
+    return torch.optim.AdamW(param_groups, lr=cfg.lr)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """lr for this step, scaled per group (make_optimizer's lr_scale)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def learning_rate(step: int, cfg: TrainingConfig) -> float:

@@ -316,6 +316,34 @@ def test_long_sentences_are_cut_to_the_models_length_and_still_tag_every_word(ti
     assert [len(tags) for tags in out["pos"]] == [50, 2]
 
 
+def test_pretrained_lr_moves_the_pretrained_weights_at_their_own_rate(tiny_bert):
+    from mtl.config import TrainingConfig
+    from mtl.training.step import make_optimizer, set_learning_rate
+
+    torch.manual_seed(0)
+    vocab = build_vocab(SENTENCES, min_count=1, lowercase=True, max_word_chars=8)
+    model = build_model(ModelConfig(encoder="pretrained", pretrained=str(tiny_bert), finetune=True), vocab, LABELS)
+    optimizer = make_optimizer(model, TrainingConfig(lr=1e-2, pretrained_lr=1e-5))
+    set_learning_rate(optimizer, 1e-2)
+    pretrained = {id(p) for p in model.encoder.model.parameters()}
+    assert {g["lr"] for g in optimizer.param_groups if id(g["params"][0]) in pretrained} == {1e-5}
+    assert {g["lr"] for g in optimizer.param_groups if id(g["params"][0]) not in pretrained} == {1e-2}
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    batch = collate([Example(*model.vocab.encode(s), [0] * len(s)) for s in SENTENCES[:4]])
+    batch.task, batch.labels = "pos", LABELS["pos"]["labels"]
+    batch.targets = get_kind("tagging").collate_targets([[0] * len(s) for s in SENTENCES[:4]], batch.words.size(1))
+    model.train()
+    get_kind("tagging").loss(model(batch, ["pos"])["pos"], batch).backward()
+    optimizer.step()
+    # AdamW's first step moves every weight with a gradient by about its lr (m/sqrt(v) = ±1), plus decay
+    moved = {name: (p.detach() - before[name]).abs().max().item() for name, p in model.named_parameters()}
+    encoder = max(v for name, v in moved.items() if name.startswith("encoder.model."))
+    heads = max(v for name, v in moved.items() if not name.startswith("encoder."))
+    assert 0 < encoder < 2e-5 and heads > 5e-3, (encoder, heads)
+
+
 def test_the_saved_folder_holds_the_encoder_and_the_tokenizer(tiny_bert, tmp_path):
     torch.manual_seed(0)
     vocab = build_vocab(SENTENCES, min_count=1, lowercase=True, max_word_chars=8)

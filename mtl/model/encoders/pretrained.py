@@ -52,6 +52,10 @@ class PretrainedEncoder(nn.Module):
         self.n_layers = hf_config.num_hidden_layers  # the states forward(batch, all_layers=True) returns
         self.train(self.training)
 
+    def pretrained_parameters(self) -> list[nn.Parameter]:
+        """The published weights: the optimizer gives them training.pretrained_lr (make_optimizer)."""
+        return list(self.model.parameters())
+
     def train(self, mode: bool = True) -> PretrainedEncoder:
         super().train(mode)
         if not self.finetune:
