@@ -117,10 +117,19 @@ def test_the_realised_mix_is_written_per_window(tmp_path, unified_dir, tiny_para
         assert float(row["expected"]) == pytest.approx(s.probabilities_at(step)[row["task"]], abs=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["annealed", "explicit"])
-def test_interrupted_run_resumes_exactly(tmp_path, unified_dir, tiny_params, kind):
+@pytest.mark.parametrize("kind", ["proportional", "temperature", "uniform", "annealed", "explicit"])
+def test_each_sampler_trains_the_loss_down_and_resumes_exactly(tmp_path, unified_dir, tiny_params, kind):
     cfg = {"kind": kind, "window": 7, **({"probabilities": EXPLICIT} if kind == "explicit" else {})}
     params = tiny_params(max_steps=40, eval_every=15, checkpoint_every=10, sampler=cfg)
     interrupt_and_resume(params, unified_dir, tmp_path / "interrupted", stop_at=26)
     train(params, data_dir=unified_dir, out_dir=tmp_path / "straight")
     assert_same_run(tmp_path / "interrupted", tmp_path / "straight")
+
+    losses: dict[str, list[float]] = {}  # per task: their scales differ
+    with (tmp_path / "straight" / "train_log.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            losses.setdefault(row["task"], []).append(float(row["loss"]))
+    trained = [values for values in losses.values() if len(values) >= 6]
+    assert len(trained) >= 3, {task: len(values) for task, values in losses.items()}
+    first, last = (sum(sum(values[part]) / 3 for values in trained) for part in (slice(3), slice(-3, None)))
+    assert last < 0.9 * first, (kind, losses)
