@@ -31,15 +31,17 @@ def make_optimizer(model: nn.Module, cfg: TrainingConfig, extra: Iterable[nn.Par
     # Weight decay on weight matrices only: not biases, the CRF or the queries, and not embeddings,
     # whose rare rows would shrink at every step they are not even used.
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    pretrained = {id(p) for m in model.modules() if hasattr(m, "pretrained_parameters") for p in m.pretrained_parameters()}
+    pretrained = {id(p) for m in model.modules() if hasattr(m, "pretrained_parameters")
+                  for p in m.pretrained_parameters()}
     pretrained_scale = (cfg.pretrained_lr or cfg.lr) / cfg.lr
     groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
     for p in model.parameters():
         decay = p.dim() >= 2 and id(p) not in embeddings
         scale = pretrained_scale if id(p) in pretrained else 1.0
         groups.setdefault((decay, scale), []).append(p)
+    decayed_first = sorted(groups.items(), key=lambda group: not group[0][0])  # the order before lr_scale
     param_groups = [{"params": params, "weight_decay": cfg.weight_decay if decay else 0.0, "lr_scale": scale}
-                    for (decay, scale), params in sorted(groups.items(), key=lambda item: (not item[0][0], item[0][1]))]
+                    for (decay, scale), params in decayed_first]
     extra = list(extra)
     if extra:  # a group of its own only when there is one
         param_groups.append({"params": extra, "weight_decay": 0.0, "lr_scale": 1.0})
