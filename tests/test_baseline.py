@@ -25,6 +25,7 @@ def workspace(tmp_path: Path, **training) -> Params:
 
 def test_every_task_gets_a_model_with_exactly_its_own_head(tmp_path):
     params = workspace(tmp_path)
+    params = params.model_copy(update={"baseline": params.baseline.model_copy(update={"budget": "steps"})})
     results = train_baselines(params)
     assert list(results) == list(TASKS)
     for task in TASKS:

@@ -133,7 +133,7 @@ def test_report_shape_and_markdown(models):
     report = build_report(rows, cost, tiny_params())
     assert set(report) == {"split", "budget", "bootstrap", "tasks", "summary", "cost"}
     assert report["summary"] == {POSITIVE: ["pos"], NEGATIVE: ["ner"], NO_DIFFERENCE: ["sentiment"]}
-    assert report["bootstrap"]["method"] == "paired percentile" and report["budget"] == "steps"
+    assert report["bootstrap"]["method"] == "paired percentile" and report["budget"] == "examples"
     for row in report["tasks"].values():
         assert set(row) == {"metric", "n", "multi_task", "single_task", "difference", "verdict"}
         assert all(set(row[k]) == {"value", "ci"} for k in ("multi_task", "single_task", "difference"))
