@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import pytest
 import torch
 
 from mtl.config import ModelConfig
-from mtl.model import MultiTaskModel, build_model, build_vocab
+from mtl.model import MultiTaskModel, build_model, build_vocab, load_model, predict, save_model
 
 SENTENCES = [
     ["The", "cat", "sat", "on", "the", "mat", "."],
@@ -50,3 +53,17 @@ def sentences() -> list[list[str]]:
 def make_model():
     """make_model(crf=..., seed=...) -> a fresh tiny model in eval mode."""
     return tiny_model
+
+
+def save_and_reload(model: MultiTaskModel, folder: Path, monkeypatch, sentences: list[list[str]]) -> MultiTaskModel:
+    """Save `model` to folder and load it back with every unpickling entry point made to fail the test;
+    the loaded model has the same weights and predicts `sentences` exactly as `model` does."""
+    before = predict(model, sentences)
+    save_model(model, folder)
+    for module, attr in ((torch, "load"), (pickle, "load"), (pickle, "loads")):
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail("loading a model unpickled"))
+    loaded = load_model(folder)
+    a, b = model.state_dict(), loaded.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert predict(loaded, sentences) == before
+    return loaded

@@ -11,7 +11,6 @@ import csv
 import hashlib
 import importlib.util
 import json
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from mtl.config import ModelConfig
 from mtl.model import Example, build_model, build_vocab, collate, load_model, predict, save_model
 from mtl.model.encoders.subwords import fit_pieces, pack_pieces, pool_words, word_pieces
 from mtl.tasks import get_kind
-from tests.model.conftest import LABELS, SENTENCES
+from tests.model.conftest import LABELS, SENTENCES, save_and_reload
 from tests.training.conftest import BAD, DETS, GOOD, NAMES, NOUNS, QUESTIONS, VERBS, tiny_params, write_unified
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,14 +180,8 @@ def test_trains_saves_and_loads_to_identical_predictions(name, tmp_path, unified
         assert same_weights(model.encoder.model.state_dict(), published) == (not params.model.finetune)
     sentences = [["the", "cat", "runs"], ["Alice", "likes", "every", "superb", "tree", "!"],
                  ["who", "finds", "Nokia", "?"]]
-    before = predict(model, sentences)
-    assert [len(tags) for tags in before["pos"]] == [3, 6, 4]
-    save_model(model, tmp_path / "again")
-    for module, attr in ((torch, "load"), (pickle, "load"), (pickle, "loads")):
-        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail("loading a model unpickled"))
-    loaded = load_model(tmp_path / "again")
-    assert same_weights(model.state_dict(), loaded.state_dict())
-    assert predict(loaded, sentences) == before
+    assert [len(tags) for tags in predict(model, sentences)["pos"]] == [3, 6, 4]
+    save_and_reload(model, tmp_path / "again", monkeypatch, sentences)
 
 
 class Interrupted(Exception):

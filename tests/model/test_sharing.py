@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import pickle
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from mtl.model.sharing import adversarial, attention, soft
 from mtl.tasks import get_kind
 from mtl.training import train
 from mtl.training.weighting import make_weighting
-from tests.model.conftest import LABELS, SENTENCES
+from tests.model.conftest import LABELS, SENTENCES, save_and_reload
 from tests.training.conftest import tiny_params, write_unified
 from tests.training.resuming import assert_same_run, interrupt_and_resume
 
@@ -77,16 +76,9 @@ def test_each_scheme_saves_and_loads_to_identical_predictions(straight, tmp_path
     scheme, out = straight
     model = load_model(out / "model")
     sentences = [["the", "cat", "runs"], ["Alice", "likes", "every", "superb", "tree", "!"], ["who", "finds", "?"]]
-    before = predict(model, sentences)
-    assert [len(tags) for tags in before["pos"]] == [3, 6, 3]
-    save_model(model, tmp_path / "again")
-    for module, attr in ((torch, "load"), (pickle, "load"), (pickle, "loads")):
-        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail("loading a model unpickled"))
-    loaded = load_model(tmp_path / "again")
+    assert [len(tags) for tags in predict(model, sentences)["pos"]] == [3, 6, 3]
+    loaded = save_and_reload(model, tmp_path / "again", monkeypatch, sentences)
     assert loaded.config.sharing == scheme and loaded.config.sharing_options == model.config.sharing_options
-    a, b = model.state_dict(), loaded.state_dict()
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert predict(loaded, sentences) == before
 
 
 def test_each_scheme_resumes_exactly_after_a_crash(straight, unified, tmp_path):
