@@ -46,6 +46,7 @@ from mtl.config import Params, TaskConfig
 from mtl.model import MultiTaskModel, load_model, predict
 from mtl.tasks import get_kind
 from mtl.training.data import TaskData, read_labels, read_split
+from mtl.training.loop import setup_torch
 
 NEGATIVE, POSITIVE, NO_DIFFERENCE = "negative transfer", "positive transfer", "no significant difference"
 VERDICTS = (NEGATIVE, POSITIVE, NO_DIFFERENCE)
@@ -265,7 +266,9 @@ def load_baselines(params: Params, tasks: list[str]) -> dict[str, MultiTaskModel
 
 def transfer_report(params: Params, split: str = "test") -> dict[str, Any]:
     """Compare the candidate (<run>/model) with every task's baseline (<run>/baselines/<task>/model) on
-    `split`: reports/transfer.json (a DVC metric) and reports/transfer.md."""
+    `split`: reports/transfer.json (a DVC metric) and reports/transfer.md. Timed with training.threads,
+    the threads the models were trained with."""
+    setup_torch(params.training)
     candidate_dir = params.run_dir / "model"
     if not (candidate_dir / "config.json").is_file():
         raise FileNotFoundError(f"no multi-task candidate at {candidate_dir}: run `mtl train` first")

@@ -156,6 +156,7 @@ def test_mtl_transfer_writes_both_reports(tmp_path: Path, models):
     params = tiny_params().model_copy(update={"paths": Paths(unified="unified", run="run", reports="reports")})
     data = params.model_dump(mode="json", exclude={"root"})
     data["baseline"] = {"n_bootstrap": 200, "timing_repeats": 1, "timing_sentences": 20}
+    data["training"]["threads"] = 2  # the timing runs with the training threads, not whatever torch has
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     runner, args = CliRunner(), ["transfer", "--params", str(tmp_path / "params.yaml")]
 
@@ -166,9 +167,15 @@ def test_mtl_transfer_writes_both_reports(tmp_path: Path, models):
 
     for task, model in singles.items():
         save_model(model, tmp_path / f"run/baselines/{task}/model")
-    result = runner.invoke(app, args)
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        result = runner.invoke(app, args)
+    finally:
+        torch.set_num_threads(threads_before)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "reports/transfer.json").read_text())
+    assert report["cost"]["inference"]["threads"] == 2
     assert list(report["tasks"]) == list(TASKS)
     assert {row["metric"] for row in report["tasks"].values()} == {"accuracy", "entity_f1"}
     assert all(row["n"] == 12 for row in report["tasks"].values())
