@@ -1,7 +1,8 @@
-"""Checkpoints without pickle: tensors in safetensors, everything else in JSON.
+"""Checkpoints without pickle: tensors in safetensors, everything else in JSON, a manifest of sha256s.
 
     checkpoints/
       latest.json                 {"step": N, "folder": "step-0000000N"}; written last, atomically
+      step-0000000M/              the checkpoint before: the fallback if the latest one does not verify
       step-0000000N/
         model.safetensors config.json vocab.json labels.json   a model folder (load_model reads it)
         optimizer.safetensors     AdamW state flattened: "state.<param index>.<exp_avg|exp_avg_sq|step>"
@@ -10,25 +11,44 @@
         state.json                step, best score, patience counter, sampler, task-mix and batch-stream
                                   positions, the weighting's JSON state, optimizer param groups, Python
                                   and numpy RNG states
+        manifest.json             {file: sha256} of every file above; written last
 
 A folder is written under a staging name and renamed into place, and latest.json moves only after that,
-so a kill at any moment leaves the previous checkpoint whole.
+so a kill at any moment leaves the previous checkpoint whole. Resuming verifies the manifest: a checkpoint
+with a flipped byte, a truncated or a missing file is not resumed from; the one before it is, with a
+warning naming what was broken. latest.json may name only a step folder of its own checkpoints folder:
+never a path (.., absolute), never a symlink out of it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mtl.model.io import load_model, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
+
+POINTER = "latest.json"
+MANIFEST = "manifest.json"
+KEEP = 2  # the latest checkpoint and the one before it, to fall back to
+_FOLDER = re.compile(r"^step-(\d{8})$")
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be resumed from; the message names the file and the reason."""
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -75,7 +95,7 @@ def set_rng_state(state: dict, torch_state: torch.Tensor) -> None:
 
 def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Optimizer, state: dict,
                     weighting: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write a checkpoint of step state["step"] and make it the latest; older ones are removed.
+    """Write a checkpoint of step state["step"] and make it the latest; all but the last KEEP are removed.
     weighting: the loss weighting's tensors, saved as weighting.safetensors."""
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{state['step']:08d}"
@@ -88,30 +108,113 @@ def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Op
     save_file({k: v.detach().contiguous() for k, v in (weighting or {}).items()}, staged / "weighting.safetensors")
     full = {**state, "optimizer": meta, "rng": rng_state()}
     (staged / "state.json").write_text(json.dumps(full), encoding="utf-8")
+    manifest = {path.relative_to(staged).as_posix(): _sha256(path) for path in sorted(staged.rglob("*")) if path.is_file()}
+    (staged / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     replace_folder(staged, root / name)
-    pointer = root / "latest.json.tmp"
+    pointer = root / f"{POINTER}.tmp"
     pointer.write_text(json.dumps({"step": state["step"], "folder": name}), encoding="utf-8")
-    os.replace(pointer, root / "latest.json")
-    for old in root.iterdir():
-        if old.name != name and old.name.startswith(("step-", ".staging-")):
-            shutil.rmtree(old, ignore_errors=True)
+    os.replace(pointer, root / POINTER)
+    _remove_old(root, state["step"])
     return root / name
 
 
 def latest_checkpoint(root: Path) -> Path | None:
-    pointer = root / "latest.json"
-    if not pointer.exists():
+    """The newest checkpoint that verifies, from the one latest.json names back; None without latest.json.
+    Raises CheckpointError when latest.json is unusable or no checkpoint verifies."""
+    pointed = _pointed(root)
+    if pointed is None:
         return None
-    return root / json.loads(pointer.read_text(encoding="utf-8"))["folder"]
+    broken = []
+    for folder in _newest_first(root, up_to=pointed):
+        try:
+            verify(folder)
+        except CheckpointError as error:
+            log.warning("checkpoint %s does not verify: %s; falling back to the one before it", folder.name, error)
+            broken.append(str(error))
+            continue
+        return folder
+    raise CheckpointError(f"no checkpoint in {root} verifies: {'; '.join(broken)}. "
+                          "Train without --resume to start afresh")
+
+
+def verify(folder: Path) -> None:
+    """Check every file of the folder against its manifest: the same files, each with its sha256."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder / MANIFEST}: missing (a checkpoint is complete only with it)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{folder / MANIFEST}: unreadable ({error})") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{folder / MANIFEST}: expected {{file: sha256}}")
+    present = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if not path.is_dir()} - {MANIFEST}
+    if present != set(manifest):
+        raise CheckpointError(f"{folder}: files {sorted(set(manifest) - present)} missing, "
+                              f"{sorted(present - set(manifest))} not in {MANIFEST}")
+    for name, expected in sorted(manifest.items()):
+        path = folder / name
+        if path.is_symlink():
+            raise CheckpointError(f"{path}: a symlink; a checkpoint holds only its own files")
+        if _sha256(path) != expected:
+            raise CheckpointError(f"{path}: sha256 does not match {MANIFEST} (truncated or modified)")
 
 
 def load_checkpoint(folder: Path) -> tuple[MultiTaskModel, dict[str, torch.Tensor], dict]:
-    """(model in train mode, optimizer tensors, state JSON); restore_rng and load_optimizer_state finish it.
-    state["torch_rng"] and state["weighting_tensors"] hold the other two tensor files."""
-    model = load_model(folder).train()
-    tensors = load_file(folder / "optimizer.safetensors")
-    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-    state["torch_rng"] = load_file(folder / "rng.safetensors")["torch"]
-    weighting = folder / "weighting.safetensors"  # absent in checkpoints older than the weighting methods
-    state["weighting_tensors"] = load_file(weighting) if weighting.exists() else {}
+    """(model in train mode, optimizer tensors, state JSON) of a verified checkpoint; restore_rng and
+    load_optimizer_state finish it. state["torch_rng"] and state["weighting_tensors"] hold the other two
+    tensor files."""
+    verify(folder)
+    try:
+        model = load_model(folder).train()
+        tensors = load_file(folder / "optimizer.safetensors")
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        state["torch_rng"] = load_file(folder / "rng.safetensors")["torch"]
+        state["weighting_tensors"] = load_file(folder / "weighting.safetensors")
+    except (SafetensorError, OSError, KeyError, ValueError) as error:  # verified, so written so by a bug
+        raise CheckpointError(f"{folder}: cannot be loaded ({type(error).__name__}: {error})") from None
     return model, tensors, state
+
+
+def _pointed(root: Path) -> Path | None:
+    """The folder latest.json names, if it is a step folder of `root` itself."""
+    pointer = root / POINTER
+    if root.is_symlink():
+        raise CheckpointError(f"{root}: a symlink; checkpoints stay inside their run folder")
+    if not pointer.exists():
+        return None
+    try:
+        name = json.loads(pointer.read_text(encoding="utf-8"))["folder"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{pointer}: unreadable ({type(error).__name__}: {error})") from None
+    folder = root / str(name)
+    if not (isinstance(name, str) and _FOLDER.match(name)) or folder.is_symlink():
+        raise CheckpointError(f"{pointer}: folder {name!r} is not a step-NNNNNNNN folder inside {root}")
+    return folder
+
+
+def _newest_first(root: Path, up_to: Path) -> list[Path]:
+    """`up_to` and the step folders before it, newest first (symlinks are never checkpoints)."""
+    older = [path for path in root.iterdir() if _FOLDER.match(path.name) and path.name < up_to.name
+             and path.is_dir() and not path.is_symlink()]
+    return [up_to, *sorted(older, reverse=True)]
+
+
+def _remove_old(root: Path, step: int) -> None:
+    """Keep the checkpoint of `step` and the KEEP - 1 before it; remove the rest, staging leftovers too."""
+    older = sorted(int(match.group(1)) for path in root.iterdir()
+                   if (match := _FOLDER.match(path.name)) and int(match.group(1)) < step)
+    keep = {f"step-{s:08d}" for s in [*older[len(older) - (KEEP - 1):], step]}
+    for path in root.iterdir():
+        if path.name.startswith(("step-", ".staging-")) and path.name not in keep:
+            if path.is_symlink():
+                path.unlink()
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
