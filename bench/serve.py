@@ -1,0 +1,232 @@
+"""Serving throughput and latency: micro-batched vs one-request-one-forward, fp32 vs int8, side by side.
+
+    .venv/bin/python bench/serve.py [--model FOLDER] [--seconds 5] [--threads 1]
+
+Four servers, each a real uvicorn process on 127.0.0.1 (a free port), one at a time: `mtl serve`'s app
+(micro-batched) over the fp32 model and over its int8 export, and a naive app that runs one forward pass
+per request in FastAPI's thread pool, over each. A client in this process keeps `concurrency` requests in
+flight (1, 8, 32), each one sentence of raw text from the test split, for --seconds per level (at most
+--requests), and prints requests/s and p50/p95/p99 latency, then the ratios. Before that it prints the
+int8 export's per-task test deltas against fp32 (mtl/export.py). Bounded: every server is stopped, and
+the whole run takes about 2 minutes on 2 cores. Prints figures; asserts nothing.
+
+The model: --model, else runs/candidate/model, else a short model trained once from the unified dataset
+in a workspace under $TMPDIR/mtl-bench-serve: a copy of params.yaml, its dataset built there with
+`mtl corpora pull`, `mtl ingest`, `mtl unify` (MTL_CORPORA_MIRROR set to a corpora mirror skips downloads),
+so nothing in the repository changes; later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CACHE = Path(tempfile.gettempdir()) / "mtl-bench-serve"
+LEVELS = (1, 8, 32)
+
+
+# --- the servers (each runs in its own process: `bench/serve.py --serve KIND FOLDER PORT_FILE`) -------
+
+
+def naive_app(folder: Path):
+    """One request, one forward pass: what a plain FastAPI wrapper around Predictor does."""
+    from fastapi import FastAPI
+
+    from mtl.quantize import load_predictor
+
+    predictor = load_predictor(folder)
+    app = FastAPI()
+
+    @app.post("/v1/predict")
+    def predict(body: dict) -> dict:  # a sync handler: FastAPI runs it in its thread pool
+        rows = predictor.predict(body["sentences"])
+        tokens = predictor.tokens_of(body["sentences"])
+        return {"predictions": [{"tokens": t, **row} for t, row in zip(tokens, rows)]}
+
+    return app
+
+
+def run_server(kind: str, folder: Path, port_file: Path, threads: int, params_file: Path) -> None:
+    import torch
+    import uvicorn
+
+    from mtl.config import load_params
+    from mtl.serve import build_app
+
+    torch.set_num_threads(threads)
+    if kind == "batched":
+        app = build_app(load_params(params_file), str(folder))  # params' serve section, as shipped
+    else:
+        app = naive_app(folder)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, access_log=False, log_level="warning"))
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        port_file.write_text(str(server.servers[0].sockets[0].getsockname()[1]))
+        await task
+
+    asyncio.run(main())
+
+
+class ServerProcess:
+    def __init__(self, kind: str, folder: Path, threads: int, params_file: Path) -> None:
+        self.port_file = Path(tempfile.mkdtemp(prefix="mtl-bench-")) / "port"
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(folder), str(self.port_file),
+                                         "--threads", str(threads), "--params", str(params_file)])
+
+    def __enter__(self) -> str:
+        deadline = time.monotonic() + 120
+        while not self.port_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.1)
+        time.sleep(0.1)
+        return f"http://127.0.0.1:{self.port_file.read_text()}"
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+# --- the load -----------------------------------------------------------------------------------------
+
+
+async def load(url: str, sentences: list[str], concurrency: int, seconds: float, limit: int) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at and (n := next(counter)) < limit:
+                started = time.perf_counter()
+                answer = await client.post("/v1/predict", json={"sentences": [sentences[n % len(sentences)]]})
+                latencies.append(time.perf_counter() - started)
+                errors += answer.status_code != 200
+
+        for n in range(concurrency):  # warm-up: connections open, first passes done
+            await client.post("/v1/predict", json={"sentences": [sentences[n % len(sentences)]]})
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"rps": len(latencies) / wall, "p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "n": len(latencies),
+            "errors": errors}
+
+
+# --- the model ----------------------------------------------------------------------------------------
+
+
+def ensure_model(params_file: Path, model: Path | None) -> tuple[Path, Path]:
+    """(the model folder, the params file whose unified dataset it is scored on)."""
+    if model is not None:
+        return model, params_file
+    if (REPO / "runs" / "candidate" / "model" / "config.json").is_file():
+        return REPO / "runs" / "candidate" / "model", params_file
+    workspace = CACHE / "workspace"  # a copy of params.yaml, so the dataset and run stay out of the repository
+    if (workspace / "run" / "model" / "config.json").is_file():
+        return workspace / "run" / "model", workspace / "params.yaml"
+    from mtl.config import load_params
+    from mtl.training import train
+
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "params.yaml").write_text(params_file.read_text(encoding="utf-8"), encoding="utf-8")
+    params = load_params(workspace / "params.yaml")
+    mtl = [sys.executable, "-m", "mtl.cli"]
+    if not (params.unified_dir / "train.parquet").is_file():
+        print(f"building the unified dataset in {workspace}", flush=True)
+        subprocess.run([*mtl, "corpora", "pull", "--no-track", "--params", str(workspace / "params.yaml")], check=True)
+        for corpus in params.corpora:
+            subprocess.run([*mtl, "ingest", corpus, "--params", str(workspace / "params.yaml")], check=True)
+        subprocess.run([*mtl, "unify", "--params", str(workspace / "params.yaml")], check=True)
+    print(f"no runs/candidate/model: training a short model (1,500 steps, 1 thread) into {workspace}", flush=True)
+    short = params.training.model_copy(update={"max_steps": 1500, "eval_every": 500, "threads": 1, "max_minutes": 10})
+    train(params.model_copy(update={"training": short}), data_dir=params.unified_dir, out_dir=workspace / "run")
+    return workspace / "run" / "model", workspace / "params.yaml"
+
+
+def test_sentences(params_file: Path, n: int = 400) -> list[str]:
+    """Test sentences of every task, interleaved, as raw text (tokens joined by spaces)."""
+    import pyarrow.parquet as pq
+
+    from mtl.config import load_params
+
+    table = pq.read_table(load_params(params_file).unified_dir / "test.parquet", columns=["task", "tokens"]).to_pylist()
+    by_task: dict[str, list[str]] = {}
+    for row in table:
+        by_task.setdefault(row["task"], []).append(" ".join(row["tokens"]))
+    mixed = [s for group in zip(*by_task.values()) for s in group]
+    return mixed[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per concurrency level and server")
+    parser.add_argument("--requests", type=int, default=3000, help="at most this many per level and server")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of each server")
+    parser.add_argument("--serve", nargs=3, metavar=("KIND", "FOLDER", "PORT_FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        run_server(args.serve[0], Path(args.serve[1]), Path(args.serve[2]), args.threads, args.params)
+        return
+
+    from mtl.config import load_params
+    from mtl.export import export_int8, to_markdown
+    from mtl.offline import go_offline
+
+    go_offline()
+    started = time.perf_counter()
+    model, params_file = ensure_model(args.params, args.model)
+    int8_folder = Path(tempfile.mkdtemp(prefix="mtl-bench-int8-")) / "int8"
+    exported = export_int8(load_params(params_file), str(model), int8_folder, force=True, reason="benchmark")
+    print(f"model {model}; int8 export, test split, int8 - fp32 with paired 95% intervals:\n")
+    print(to_markdown(exported.comparison))
+    sentences = test_sentences(params_file)
+    servers = {"batched fp32": ("batched", model), "batched int8": ("batched", int8_folder),
+               "naive fp32": ("naive", model), "naive int8": ("naive", int8_folder)}
+    results: dict[tuple[str, int], dict] = {}
+    for name, (kind, folder) in servers.items():
+        with ServerProcess(kind, folder, args.threads, args.params) as url:
+            for level in LEVELS:
+                results[name, level] = asyncio.run(load(url, sentences, level, args.seconds, args.requests))
+    print(f"one sentence per request, {args.seconds:g} s per level, server torch threads {args.threads}, "
+          f"{os.cpu_count()} cores shared with the client\n")
+    print("| server | concurrency | requests/s | p50 ms | p95 ms | p99 ms | requests | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (name, level), r in results.items():
+        print(f"| {name} | {level} | {r['rps']:.1f} | {r['p50'] * 1000:.1f} | {r['p95'] * 1000:.1f} | "
+              f"{r['p99'] * 1000:.1f} | {r['n']} | {r['errors']} |")
+    print("\nratios (requests/s):")
+    for level in LEVELS:
+        batched, naive = results["batched fp32", level]["rps"], results["naive fp32", level]["rps"]
+        int8 = results["batched int8", level]["rps"]
+        print(f"  concurrency {level:>2}: batched / naive (fp32) {batched / naive:.2f}x; "
+              f"int8 / fp32 (batched) {int8 / batched:.2f}x; "
+              f"int8 / fp32 (naive) {results['naive int8', level]['rps'] / naive:.2f}x")
+    print(f"\nwall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
