@@ -33,7 +33,8 @@ def ewt_sentences(split: str) -> list[tuple[str, list[str], list[str]]]:
     """(text, gold words, gold UPOS) per sentence of EWT's split, read by mtl's own CoNLL-U reader."""
     path = MIRROR / "ud_english_ewt" / f"en_ewt-ud-{split}.conllu"
     sentences = []
-    for record in conllu.read(path, conllu.Options(tag_column="upos"), corpus="ud_english_ewt", task="pos", split=split):
+    records = conllu.read(path, conllu.Options(tag_column="upos"), corpus="ud_english_ewt", task="pos", split=split)
+    for record in records:
         if isinstance(record, Record):
             text = next(line[len("# text = "):] for line in record.raw.splitlines() if line.startswith("# text = "))
             sentences.append((text, record.tokens, record.tags))
@@ -71,7 +72,8 @@ def main() -> None:
         import mtl
 
         predictor = mtl.load(args.model)
-        print(f"model {args.model} ({predictor.precision}); EWT {args.split}: {len(sentences)} sentences, {words} words")
+        print(f"model {args.model} ({predictor.precision}); EWT {args.split}: "
+              f"{len(sentences)} sentences, {words} words")
         gold_tags = predictor.predict([gold for _, gold, _ in sentences], tasks=["pos"])
         right = sum(p == g for row, (_, _, tags) in zip(gold_tags, sentences) for p, g in zip(row["pos"], tags))
         print(f"{'gold words (ceiling)':>22}  exact 100.00%  UPOS {right / words:.2%}")

@@ -109,7 +109,8 @@ def to_markdown(comparison: dict[str, dict[str, Any]]) -> str:
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for task, row in comparison.items():
         diff = row["difference"]
-        lines.append(f"| {task} | {row['metric']} | {row['n']} | {row['fp32']['value']:.4f} | {row['int8']['value']:.4f} "
+        lines.append(f"| {task} | {row['metric']} | {row['n']} | {row['fp32']['value']:.4f} "
+                     f"| {row['int8']['value']:.4f} "
                      f"| {diff['value']:+.4f} [{diff['ci'][0]:+.4f}, {diff['ci'][1]:+.4f}] | {row['max_drop']} "
                      f"| {'yes' if row['ok'] else 'NO'} |")
     return "\n".join(lines) + "\n"

@@ -88,7 +88,8 @@ def save_int8(fp32: MultiTaskModel, int8: MultiTaskModel, folder: str | Path, so
     save_file(int8_state(int8), folder / "model.safetensors", metadata={"format": INT8_FORMAT})
     config = read_config(folder)
     config["format"] = INT8_FORMAT
-    config["quantization"] = {"method": "dynamic", "dtype": "qint8", "layers": sorted(t.__name__ for t in QUANTIZED_LAYERS),
+    config["quantization"] = {"method": "dynamic", "dtype": "qint8",
+                              "layers": sorted(t.__name__ for t in QUANTIZED_LAYERS),
                               "engine": torch.backends.quantized.engine, "source": source}
     write_json(folder / "config.json", config)
 
@@ -106,7 +107,8 @@ def load_int8(folder: str | Path) -> MultiTaskModel:
     folder = Path(folder)
     config = read_config(folder)
     if config.get("format") != INT8_FORMAT:
-        raise ModelFileError(f"{folder / 'config.json'}: model format {config.get('format')!r}, expected {INT8_FORMAT!r}")
+        raise ModelFileError(f"{folder / 'config.json'}: model format {config.get('format')!r}, "
+                             f"expected {INT8_FORMAT!r}")
     try:
         model_config = MultiTaskConfig.from_json(config["model"])
         shell = MultiTaskModel(model_config, get_encoder(model_config.encoder).load_vocab(folder), config.get("params"))

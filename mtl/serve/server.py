@@ -37,7 +37,8 @@ def build_app(params: Params, model: str) -> FastAPI:
 
 def serve(params: Params, model: str, *, host: str | None = None, port: int | None = None) -> None:
     """Serve until interrupted (Ctrl-C, SIGTERM: requests in flight finish first)."""
-    uvicorn.run(build_app(params, model), host=host or params.serve.host, port=port or params.serve.port,
+    uvicorn.run(build_app(params, model), host=host or params.serve.host,
+                port=params.serve.port if port is None else port,
                 access_log=False, log_level="info")  # our access log (mtl/serve/logs.py) replaces uvicorn's
 
 

@@ -63,8 +63,9 @@ def serve_params(trained: Trained, tmp_path: Path, **serve) -> Params:
     """The trained model's params with a registry in tmp_path and these serve settings."""
     from mtl.config import load_params
 
-    return load_params(write_params(trained.params, tmp_path / "params.yaml", registry={"uri": str(tmp_path / "registry")},
-                                    serve=serve))
+    written = write_params(trained.params, tmp_path / "params.yaml", registry={"uri": str(tmp_path / "registry")},
+                           serve=serve)
+    return load_params(written)
 
 
 @contextmanager

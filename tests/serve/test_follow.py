@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import mtl
 from mtl.registry import ChecksumMismatch, Registry, open_registry
 from mtl.registry.s3 import S3Store
 from mtl.serve.follower import ModelFollower
@@ -134,3 +135,16 @@ def test_an_s3_registry_is_followed_too(trained: Trained, tmp_path: Path, monkey
         with running(params, "production") as client:
             assert client.get("/readyz").json()["version"] == "v0001"
             follow_a_promotion(registry, client, trained.model)
+
+
+def test_mtl_load_resolves_aliases_and_versions_through_the_registry(trained: Trained, tmp_path: Path) -> None:
+    params = serve_params(trained, tmp_path)
+    registry = open_registry(params)
+    registry.promote(trained.model, EXTRAS, "first")
+    registry.promote(broken_copy(trained.model, tmp_path / "broken"), EXTRAS, "second")
+    registry.rollback(reason="the second is broken")
+    expected = mtl.load(trained.model).predict(["the cat sees a dog ."])
+    assert mtl.load("production", params=params.root / "params.yaml").predict(["the cat sees a dog ."]) == expected
+    assert mtl.load("v0001", params=params.root / "params.yaml").predict(["the cat sees a dog ."]) == expected
+    with pytest.raises(ValueError, match="safetensor"):
+        mtl.load("v0002", params=params.root / "params.yaml")

@@ -1,5 +1,6 @@
-"""int8 export (what `mtl serve` and `mtl.load` take as well as fp32): a quantized folder is data (safetensors + JSON) that loads back exactly; the export compares
-every task with the fp32 model and refuses a drop beyond the gate's max_drop unless forced with a reason."""
+"""int8 export (`mtl serve` and `mtl.load` take it as they take fp32): a quantized folder is data
+(safetensors + JSON) that loads back exactly; the export compares every task with the fp32 model and
+refuses a drop beyond the gate's max_drop unless forced with a reason."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def test_an_int8_folder_is_data_and_loads_back_exactly(trained: Trained, tmp_pat
         load_model(tmp_path / "int8")  # the fp32 loader refuses it instead of misreading it
     predictor = mtl.load(tmp_path / "int8")
     assert predictor.precision == "int8" and predictor.tokenizer == "treebank"
-    assert predictor.predict(["the cat sees a dog ."])[0]["pos"] == predict(int8, [["the", "cat", "sees", "a", "dog", "."]])["pos"][0]
+    tokens = ["the", "cat", "sees", "a", "dog", "."]
+    assert predictor.predict(["the cat sees a dog ."])[0]["pos"] == predict(int8, [tokens])["pos"][0]
 
 
 def test_export_compares_every_task_and_evaluate_repeats_it(trained: Trained, params, tmp_path: Path) -> None:
@@ -66,7 +68,8 @@ def test_export_compares_every_task_and_evaluate_repeats_it(trained: Trained, pa
         assert low <= row["difference"]["value"] <= high
         assert row["difference"]["value"] == pytest.approx(row["int8"]["value"] - row["fp32"]["value"])
     assert read_config(tmp_path / "int8")["quantization"]["source"]["comparison"] == result.comparison
-    done = CliRunner().invoke(cli, ["evaluate", "--model", str(tmp_path / "int8"), "--params", str(params.root / "params.yaml")])
+    done = CliRunner().invoke(cli, ["evaluate", "--model", str(tmp_path / "int8"),
+                                    "--params", str(params.root / "params.yaml")])
     assert done.exit_code == 0, done.output
     for task, row in result.comparison.items():  # same data, same seed: the same figures again
         assert f"| {task} | {row['metric']} | {row['n']} | {row['fp32']['value']:.4f} | {row['int8']['value']:.4f} " \
