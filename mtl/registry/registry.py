@@ -1,19 +1,10 @@
-"""The model registry: immutable versions and movable aliases over a Store.
+"""The model registry: immutable versions and movable aliases over a Store (key layout: layout.py).
 
-Layout (every key goes through the Store protocol; nothing here knows about folders or S3):
-
-    versions/v0001/version.json     the claim, written first and only if absent: who owns the id
-    versions/v0001/<model files>    model.safetensors, config.json, vocab.json, labels.json, ...
-    versions/v0001/metrics.json     the evaluation dict; gate.json, lineage.json likewise (caller's dicts)
-    versions/v0001/manifest.json    every file above with its sha256, written LAST: a version without
-                                    it is incomplete (a crash mid-publish) and can never be aliased
-    aliases/production.json         {alias, version, previous, moved_at, moved_by, reason, action, seq}
-    history/production/000001.json  the record of move number `seq`, never rewritten (append-only)
-
-An alias moves by compare-and-swap (Store.put_if) and only to a version whose every file the store
-still holds with the manifest's sha256, so concurrent promotions never lose an update and a crash
-mid-publish never leaves an alias on a partial version. The alias record is the commit point; its
-history entry follows and, if a crash comes in between, is written by the next move (see _move).
+A version is published file by file under a claimed id, its manifest of sha256s written last; an alias
+moves (aliases.py) only to a version whose every file the store still holds with the manifest's sha256,
+so a crash mid-publish never leaves an alias on a partial version, and concurrent promotions never lose
+a move. What killed publishes leave behind is collected (gc.py) before each promotion and by
+`mtl registry gc`.
 
 Models are data: the registry stores and verifies bytes, and reads only JSON itself.
 """
@@ -23,41 +14,30 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 import os
-import re
 import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from mtl.registry.store import Conflict, Store
+from mtl.registry.aliases import alias_history, alias_records, log_problems, move_alias, read_alias
+from mtl.registry.gc import Collected, collect
+from mtl.registry.errors import ChecksumMismatch, Conflict, IncompleteVersion, RegistryError, VersionExists
+from mtl.registry.layout import ALIAS, CLAIM, MANIFEST, PRODUCTION, VERSION, to_json, version_key
+from mtl.registry.store import Store
 
-VERSION = re.compile(r"^v(\d{4,})$")
-ALIAS = re.compile(r"^[a-z][a-z0-9_-]*$")
 RECORDS = ("metrics", "gate", "lineage")  # extras the caller may pass, stored as <name>.json
 REQUIRED_MODEL_FILES = ("model.safetensors", "config.json")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt")  # refused: loading never unpickles
-RESERVED = ("version.json", "manifest.json", *(f"{name}.json" for name in RECORDS))
+RESERVED = (CLAIM, MANIFEST, *(f"{name}.json" for name in RECORDS))
 _CLAIM_ATTEMPTS = 20  # concurrent publishers: how many next ids to try before giving up
+_MOVE_ATTEMPTS = 20  # concurrent movers: how many re-reads of a moved alias before giving up
 
-
-class RegistryError(Exception):
-    """A registry operation was refused; the message says why and what to do."""
-
-
-class VersionExists(RegistryError):
-    pass
-
-
-class IncompleteVersion(RegistryError):
-    pass
-
-
-class ChecksumMismatch(RegistryError):
-    pass
+log = logging.getLogger(__name__)
 
 
 def _utcnow() -> str:
@@ -74,15 +54,14 @@ def _whoami() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
 @dataclass
 class Registry:
     store: Store
     clock: Callable[[], str] = _utcnow  # ISO timestamps; injectable so tests are deterministic
     actor: Callable[[], str] = _whoami  # who moves an alias, for the audit trail
+    # How old an incomplete version or a temporary file must be before gc removes it: longer than the
+    # slowest publish, which may still be writing it (params registry.gc_grace_hours).
+    gc_grace: timedelta = timedelta(hours=24)
 
     # --- versions ------------------------------------------------------------------------------
 
@@ -92,18 +71,18 @@ class Registry:
         unknown = set(extras) - set(RECORDS)
         if unknown:
             raise RegistryError(f"unknown extras {sorted(unknown)}; expected some of {list(RECORDS)}")
-        records = {f"{name}.json": _json(extras[name]) for name in RECORDS if name in extras}
+        records = {f"{name}.json": to_json(extras[name]) for name in RECORDS if name in extras}
 
         created = self.clock()
         version = self._claim(version, created)
         manifest_files = []
         for path, data in [*files.items(), *records.items()]:
-            self.store.put(f"versions/{version}/{path}", data, overwrite=False)
+            self.store.put(version_key(version, path), data, overwrite=False)
             role = "model" if path in files else "record"
             manifest_files.append({"path": path, "sha256": hashlib.sha256(data).hexdigest(),
                                    "bytes": len(data), "role": role})
         manifest = {"version": version, "created": created, "files": manifest_files}
-        self.store.put(f"versions/{version}/manifest.json", _json(manifest), overwrite=False)
+        self.store.put(version_key(version, MANIFEST), to_json(manifest), overwrite=False)
         return version
 
     def versions(self) -> list[str]:
@@ -112,12 +91,12 @@ class Registry:
         return sorted((v for v in ids if VERSION.match(v)), key=lambda v: int(v[1:]))
 
     def is_complete(self, version: str) -> bool:
-        return self.store.exists(f"versions/{version}/manifest.json")
+        return self.store.exists(version_key(version, MANIFEST))
 
     def resolve(self, ref: str) -> str:
         """A version id or an alias name -> the version id."""
         if VERSION.match(ref):
-            if not self.store.exists(f"versions/{ref}/version.json"):
+            if not self.store.exists(version_key(ref, CLAIM)):
                 raise RegistryError(f"no version {ref}; known: {self.versions()}")
             return ref
         alias = self._alias(ref)
@@ -139,7 +118,7 @@ class Registry:
             # metrics.json holds one evaluation per split ({"dev": ..., "test": ...}): the headline is test.
             metrics = metrics.get("test", metrics)
             gate = self._record(version, "gate") or {}
-            claim = json.loads(self.store.get(f"versions/{version}/version.json"))
+            claim = json.loads(self.store.get(version_key(version, CLAIM)))
             rows.append({
                 "version": version,
                 "created": claim["created"],
@@ -172,7 +151,7 @@ class Registry:
             if entry["role"] != "model":
                 continue
             try:
-                data = self.store.get(f"versions/{version}/{entry['path']}")
+                data = self.store.get(version_key(version, entry["path"]))
             except KeyError:
                 raise ChecksumMismatch(f"{version}/{entry['path']} is listed in the manifest but missing") from None
             actual = hashlib.sha256(data).hexdigest()
@@ -193,8 +172,7 @@ class Registry:
     # --- aliases -------------------------------------------------------------------------------
 
     def aliases(self) -> dict[str, dict[str, Any]]:
-        records = (json.loads(self.store.get(key)) for key in self.store.list("aliases/") if key.endswith(".json"))
-        return {record["alias"]: record for record in records}
+        return alias_records(self.store)
 
     def set_alias(self, alias: str, version: str, reason: str, *, action: str = "set",
                   expect: str | None = None) -> dict[str, Any]:
@@ -206,23 +184,30 @@ class Registry:
         if not self.is_complete(version):
             raise IncompleteVersion(f"{version} has no manifest (an interrupted publish): it cannot be aliased")
         self.verify(version)
-        for _ in range(_CLAIM_ATTEMPTS):
+        for _ in range(_MOVE_ATTEMPTS):
+            details = {"moved_at": self.clock(), "moved_by": self.actor(), "reason": reason, "action": action}
             try:
-                return self._move(alias, version, reason, action, expect)
+                return move_alias(self.store, alias, version, details, expect)
             except Conflict:
                 continue  # another writer moved the alias after we read it: re-read, recompute "previous"
-        raise RegistryError(f"{alias} keeps being moved by others; gave up after {_CLAIM_ATTEMPTS} attempts")
+        raise RegistryError(f"{alias} keeps being moved by others; gave up after {_MOVE_ATTEMPTS} attempts")
 
     def promote(self, model_dir: str | Path, extras: Mapping[str, Any], reason: str) -> str:
-        """Publish a gated model and move "production" to it (only once the version is complete)."""
+        """Publish a gated model and move "production" to it (only once the version is complete).
+        First collects what killed promotions left behind; a failure to collect is a warning, not a
+        reason to refuse the promotion."""
         verdict = (extras.get("gate") or {}).get("verdict")
         if verdict != "pass":
             raise RegistryError(f"refusing to promote: gate verdict is {verdict!r}, not 'pass' (see gate.json)")
+        try:
+            self.collect_garbage()
+        except RegistryError as error:
+            log.warning("registry gc before promoting failed (promoting anyway): %s", error)
         version = self.publish(model_dir, extras)
-        self.set_alias("production", version, reason, action="promote")
+        self.set_alias(PRODUCTION, version, reason, action="promote")
         return version
 
-    def rollback(self, alias: str = "production", reason: str = "") -> dict[str, Any]:
+    def rollback(self, alias: str = PRODUCTION, reason: str = "") -> dict[str, Any]:
         """Move `alias` back to the version it replaced. A second rollback undoes the first; to go
         further back, set_alias to an explicit version."""
         current = self._alias(alias)
@@ -238,7 +223,7 @@ class Registry:
         """Check that the store holds every file of the manifest with its sha256 (before an alias moves)."""
         for entry in self._manifest(version)["files"]:
             try:
-                actual = self.store.sha256(f"versions/{version}/{entry['path']}")
+                actual = self.store.sha256(version_key(version, entry["path"]))
             except KeyError:
                 raise ChecksumMismatch(f"{version}/{entry['path']} is listed in the manifest but missing") from None
             if actual != entry["sha256"]:
@@ -249,12 +234,16 @@ class Registry:
 
     def history(self, alias: str) -> list[dict[str, Any]]:
         """Every move of `alias`, oldest first: who, when, from (previous), to (version), why (reason)."""
-        moves = [json.loads(self.store.get(key)) for key in self.store.list(f"history/{alias}/")]
-        current = self._alias(alias)
-        logged = moves[-1].get("seq", len(moves)) if moves else 0
-        if current is not None and current.get("seq", 0) > logged:
-            moves.append(current)  # committed, but its log entry is not written yet (a crash, or in flight)
-        return moves
+        return alias_history(self.store, alias)
+
+    def audit(self, alias: str = PRODUCTION) -> list[str]:
+        """What is inconsistent in the alias's history (see aliases.log_problems); empty when it is sound."""
+        return log_problems(self.store, alias)
+
+    def collect_garbage(self, *, dry_run: bool = False) -> Collected:
+        """Remove incomplete versions' files and temporary files older than gc_grace (see gc.py)."""
+        now = datetime.fromisoformat(self.clock())
+        return collect(self.store, now, self.gc_grace, dry_run=dry_run)
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -295,7 +284,7 @@ class Registry:
                 # The random claim id makes every claim's bytes unique, so a store that retries a
                 # create (S3) can tell its own landed write from a rival's.
                 claim = {"version": candidate, "created": created, "by": self.actor(), "claim": uuid.uuid4().hex}
-                self.store.put(f"versions/{candidate}/version.json", _json(claim), overwrite=False)
+                self.store.put(version_key(candidate, CLAIM), to_json(claim), overwrite=False)
                 return candidate
             except FileExistsError:
                 continue  # another publisher took this id a moment ago: try the next one
@@ -303,65 +292,16 @@ class Registry:
 
     def _manifest(self, version: str) -> dict[str, Any]:
         try:
-            return json.loads(self.store.get(f"versions/{version}/manifest.json"))
+            return json.loads(self.store.get(version_key(version, MANIFEST)))
         except KeyError:
             raise IncompleteVersion(f"{version} has no manifest (an interrupted publish): not usable") from None
 
     def _record(self, version: str, name: str) -> Any:
         try:
-            return json.loads(self.store.get(f"versions/{version}/{name}.json"))
+            return json.loads(self.store.get(version_key(version, f"{name}.json")))
         except KeyError:
             return None
 
     def _alias(self, alias: str) -> dict[str, Any] | None:
-        return self._alias_versioned(alias)[0]
-
-    def _alias_versioned(self, alias: str) -> tuple[dict[str, Any] | None, str | None]:
-        try:
-            data, token = self.store.get_versioned(f"aliases/{alias}.json")
-        except (KeyError, ValueError):  # ValueError: a name the store rejects as a key is no alias
-            return None, None
-        return json.loads(data), token
-
-    def _move(self, alias: str, version: str, reason: str, action: str, expect: str | None) -> dict[str, Any]:
-        """One compare-and-swap attempt; raises Conflict when another writer moved the alias first."""
-        current, token = self._alias_versioned(alias)
-        if current is not None:
-            self._record_history(alias, current)  # repairs the entry a crashed mover never wrote
-            if current["version"] == version:
-                return current  # already there: recording a move would make "previous" point at itself
-        if expect is not None and (current or {}).get("version") != expect:
-            found = current["version"] if current else "nothing"
-            raise RegistryError(f"{alias} now points at {found}, not {expect}: it moved meanwhile; nothing changed")
-        record = {
-            "alias": alias,
-            "version": version,
-            "previous": current["version"] if current else None,
-            "moved_at": self.clock(),
-            "moved_by": self.actor(),
-            "reason": reason,
-            "action": action,
-            # The move's number: one more than the record it replaces, which only one CAS can replace,
-            # so numbers never collide. Records from before numbering count their history entries.
-            "seq": self._seq(alias, current) + 1,
-        }
-        self.store.put_if(f"aliases/{alias}.json", _json(record), token)  # the commit point
-        self._record_history(alias, record)
-        return record
-
-    def _seq(self, alias: str, record: dict[str, Any] | None) -> int:
-        if record is None:
-            return 0
-        return record.get("seq") or len(self.store.list(f"history/{alias}/"))
-
-    def _record_history(self, alias: str, record: dict[str, Any]) -> None:
-        # One key per move, created only if absent: the log is never rewritten.
-        if "seq" not in record:
-            return  # written before moves were numbered: its entry is in the log already
-        key = f"history/{alias}/{record['seq']:06d}.json"
-        if self.store.exists(key):
-            return
-        try:
-            self.store.put(key, _json(record), overwrite=False)
-        except FileExistsError:
-            pass  # the next mover wrote it for us a moment ago (the same record: the same bytes)
+        data, _ = read_alias(self.store, alias)
+        return None if data is None else json.loads(data)

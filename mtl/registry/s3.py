@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,8 +27,8 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as S3ConnectionError
 
-from mtl.registry.registry import RegistryError
-from mtl.registry.store import Conflict, check_key
+from mtl.registry.errors import Conflict, RegistryError
+from mtl.registry.store import check_key
 
 ENDPOINT_VARIABLES = ("MTL_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REGION_VARIABLES = ("AWS_DEFAULT_REGION", "AWS_REGION")
@@ -33,6 +37,7 @@ _REJECTED = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "Inv
 _DENIED = ("403", "AccessDenied", "AllAccessDisabled")
 # 412: the condition failed. 409: a concurrent conditional write to the same key won (AWS asks to retry).
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+_LOCK_STRIPES = 64  # lock files per host: keys hash onto them, so their number stays bounded
 
 
 class S3Error(RegistryError):
@@ -71,7 +76,11 @@ class S3Store:
     Writes carry their sha256 (ChecksumSHA256): S3 refuses a body that does not match it (moto does
     not check), keeps it, and sha256() reads it back with a HEAD instead of downloading the object.
     Create-if-absent is put_object(IfNoneMatch="*"), compare-and-swap put_object(IfMatch=<ETag>); a
-    412 that answers botocore's retry of our own landed write counts as success (see _put).
+    412 that answers botocore's retry of our own landed write counts as success (see _put). S3 checks
+    the condition and writes in one atomic step, for writers anywhere. Test servers need not: moto
+    checks, then writes, and two concurrent writers can both pass the check. So conditional writes
+    also hold a lock file on this host (see _host_lock): there, they are atomic among the writers of
+    one machine; writers on several machines get the server's own guarantee.
     """
 
     bucket: str
@@ -160,6 +169,10 @@ class S3Store:
             return base64.b64decode(stored).hex()
         return hashlib.sha256(self.get(key)).hexdigest()  # written by another tool: read it back
 
+    def sweep(self, older_than: datetime, *, dry_run: bool = False) -> list[str]:
+        """Nothing to sweep: a put_object lands whole or not at all (no multipart uploads here)."""
+        return []
+
     # --- internals -----------------------------------------------------------------------------
 
     def _connect(self) -> Any:
@@ -201,7 +214,7 @@ class S3Store:
         """Write; False when the condition failed because of another writer."""
         name = self._key(key)
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
-        with self._errors("put", key):
+        with self._host_lock(name) if condition else nullcontext(), self._errors("put", key):
             try:
                 self.client.put_object(Bucket=self.bucket, Key=name, Body=data,
                                        ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **condition)
@@ -213,6 +226,19 @@ class S3Store:
                 # After a retry, the 412 may answer our own first attempt, which landed but whose
                 # response was lost: then the key holds exactly our bytes and the write succeeded.
                 return _retried(error) and self._holds(key, checksum)
+
+    @contextmanager
+    def _host_lock(self, name: str) -> Iterator[None]:
+        """Serialise conditional writes to `name` among this machine's threads and processes: an flock
+        (each open() its own holder, released by the kernel if the holder dies) on one of a few lock
+        files in the temp folder, shared by every store on this host that names the same object."""
+        folder = Path(tempfile.gettempdir()) / f"mtl-s3-locks-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        where = f"{self.endpoint_url or 'aws'}|{self.bucket}|{name}".encode()
+        stripe = int.from_bytes(hashlib.sha256(where).digest()[:4], "big") % _LOCK_STRIPES
+        with open(folder / f"{stripe:02d}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def _holds(self, key: str, checksum: str) -> bool:
         try:

@@ -1,7 +1,8 @@
 """Stores: where the registry keeps bytes. A store is a flat key space ("versions/v0001/config.json").
 
 The registry speaks only this protocol, so the S3 store (mtl/registry/s3.py, boto3) is one more class
-with these methods; nothing in the registry knows about folders or buckets.
+with these methods; nothing in the registry knows about folders or buckets. mtl.registry.open_store
+picks the store for a URI.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from mtl.registry.errors import Conflict
+
 _TEMP_PREFIX = ".tmp-"  # half-written files and lock files; never listed, never a valid key
-
-
-class Conflict(Exception):
-    """put_if lost a race: the key no longer holds what the caller read (or exists when it expected none)."""
+_LOCK_PREFIX = f"{_TEMP_PREFIX}lock-"  # mkstemp's random part has no "-", so no temp file starts so
 
 
 def check_key(key: str) -> list[str]:
@@ -62,6 +63,11 @@ class Store(Protocol):
 
     def sha256(self, key: str) -> str:
         """The stored bytes' sha256 (hex), as the store can prove it (S3: the checksum kept at upload)."""
+        ...
+
+    def sweep(self, older_than: datetime, *, dry_run: bool = False) -> list[str]:
+        """Remove what killed writers of this store left behind (never a key), last modified before
+        `older_than`; the names removed (with dry_run: that would be)."""
         ...
 
 
@@ -124,7 +130,7 @@ class LocalStore:
         # An flock on a lock file beside the key serialises put_if callers across threads and processes
         # (each open() is its own lock holder) and is released by the kernel if the holder dies: no
         # stale locks. The lock file is never deleted: unlinking it would let two holders coexist.
-        with open(path.parent / f"{_TEMP_PREFIX}lock-{path.name}", "a") as lock:
+        with open(path.parent / f"{_LOCK_PREFIX}{path.name}", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 current = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -137,17 +143,21 @@ class LocalStore:
     def sha256(self, key: str) -> str:
         return hashlib.sha256(self.get(key)).hexdigest()
 
+    def sweep(self, older_than: datetime, *, dry_run: bool = False) -> list[str]:
+        """Temporary files of puts killed before they published (as big as the file they were writing).
+        Lock files stay: removing one while it is held would let a second holder in."""
+        if not self.root.is_dir():
+            return []
+        swept = []
+        for path in sorted(self.root.rglob(f"{_TEMP_PREFIX}*")):
+            if path.name.startswith(_LOCK_PREFIX) or not path.is_file():
+                continue
+            if path.stat().st_mtime < older_than.timestamp():
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+                swept.append(path.relative_to(self.root).as_posix())
+        return swept
+
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key))
 
-
-def open_store(uri: str, root: Path, *, endpoint_url: str | None = None, region: str | None = None) -> Store:
-    """The store for params.yaml's registry.uri; a relative folder is relative to `root` (params.yaml's folder).
-    endpoint_url and region matter to s3:// only (see S3Store for what the environment adds)."""
-    if uri.startswith("s3://"):
-        from mtl.registry.s3 import S3Store  # boto3 is imported only by those who use S3
-
-        return S3Store.from_uri(uri, endpoint_url=endpoint_url, region=region)
-    if "://" in uri:
-        raise ValueError(f"registry uri {uri!r}: expected a folder or s3://bucket/prefix")
-    return LocalStore(root / uri)

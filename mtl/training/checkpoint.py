@@ -108,7 +108,8 @@ def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Op
     save_file({k: v.detach().contiguous() for k, v in (weighting or {}).items()}, staged / "weighting.safetensors")
     full = {**state, "optimizer": meta, "rng": rng_state()}
     (staged / "state.json").write_text(json.dumps(full), encoding="utf-8")
-    manifest = {path.relative_to(staged).as_posix(): _sha256(path) for path in sorted(staged.rglob("*")) if path.is_file()}
+    files = sorted(path for path in staged.rglob("*") if path.is_file())
+    manifest = {path.relative_to(staged).as_posix(): _sha256(path) for path in files}
     (staged / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     replace_folder(staged, root / name)
     pointer = root / f"{POINTER}.tmp"

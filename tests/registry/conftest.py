@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 
@@ -55,16 +56,15 @@ def model_dirs(tmp_path: Path):
     return make
 
 
+def ticking_clock(start: str = "2025-01-01T00:00:00+00:00"):
+    """A deterministic clock: every call is one second later than the one before."""
+    ticks, origin = count(), datetime.fromisoformat(start)
+    return lambda: (origin + timedelta(seconds=next(ticks))).isoformat()
+
+
 @pytest.fixture
 def registry(tmp_path: Path) -> Registry:
-    ticks = count()
-    # A deterministic clock: every call is one second later.
-    return Registry(LocalStore(tmp_path / "registry"), clock=lambda: f"2025-01-01T00:00:{next(ticks):02d}+00:00")
-
-
-def _ticking_clock():
-    ticks = count()
-    return lambda: f"2025-01-01T00:00:{next(ticks):02d}+00:00"
+    return Registry(LocalStore(tmp_path / "registry"), clock=ticking_clock())
 
 
 # --- S3 (moto) ------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def s3_store(bucket: str, s3_env: str, aws_session: boto3.session.Session) -> S3
 
 @pytest.fixture
 def s3_registry(s3_store: S3Store) -> Registry:
-    return Registry(s3_store, clock=_ticking_clock(), actor=lambda: "tester@ci")
+    return Registry(s3_store, clock=ticking_clock(), actor=lambda: "tester@ci")
 
 
 @pytest.fixture(params=["local", "s3"])

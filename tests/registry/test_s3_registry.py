@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from mtl.registry import ChecksumMismatch, IncompleteVersion, Registry, RegistryError
+from mtl.registry.errors import Conflict
 from mtl.registry.s3 import S3Store
-from mtl.registry.store import Conflict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,13 +58,13 @@ def test_local_moves_record_who_moved(registry: Registry, model_dirs, extras):
 
 class Interleaved:
     """Makes two promotions race: each reads the alias once, then waits until the other has read it
-    too, so both start from the same state and one compare-and-swap must fail. Writes are serialised
-    because moto checks a write's condition and then writes, in two steps a third request can slip
-    between; S3 itself does both atomically, and that is the property this test relies on."""
+    too, so both start from the same state and one compare-and-swap must fail. (moto checks a write's
+    condition and then writes, in two steps; S3Store's lock on this host makes the pair atomic here,
+    as S3 itself does everywhere.)"""
 
     def __init__(self, inner: S3Store) -> None:
         self.inner, self.conflicts = inner, 0
-        self._both_read, self._writes, self._readers = threading.Barrier(2, timeout=30), threading.Lock(), set()
+        self._both_read, self._readers = threading.Barrier(2, timeout=30), set()
 
     def get_versioned(self, key: str):
         try:
@@ -74,19 +74,14 @@ class Interleaved:
                 self._readers.add(threading.get_ident())
                 self._both_read.wait()
 
-    def put(self, key: str, data: bytes, *, overwrite: bool = True) -> None:
-        with self._writes:
-            self.inner.put(key, data, overwrite=overwrite)
-
     def put_if(self, key: str, data: bytes, token: str | None) -> None:
-        with self._writes:
-            try:
-                self.inner.put_if(key, data, token)
-            except Conflict:
-                self.conflicts += 1
-                raise
+        try:
+            self.inner.put_if(key, data, token)
+        except Conflict:
+            self.conflicts += 1
+            raise
 
-    def __getattr__(self, name: str):  # get, list, exists, delete, sha256
+    def __getattr__(self, name: str):  # put, get, list, exists, delete, sha256
         return getattr(self.inner, name)
 
 
@@ -218,7 +213,8 @@ def test_cli_on_s3_lists_versions_or_says_what_is_wrong_in_one_line(s3_registry:
     done = {name: (process.wait(timeout=120), *process.communicate()) for name, process in running.items()}
 
     code, out, err = done["ok"]
-    assert code == 0 and out.startswith("v0001  2025-01-01T00:00:00+00:00  [production]  gate=pass"), err
+    created = s3_registry.list_versions()[0]["created"]
+    assert code == 0 and out.startswith(f"v0001  {created}  [production]  gate=pass"), err
     for name, message in [("no bucket", "error: s3://no-such-bucket/models: bucket does not exist"),
                           ("no credentials", f"error: s3://{bucket}/team/models: no AWS credentials found "
                                              "(environment, profile or instance role)")]:

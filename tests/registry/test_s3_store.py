@@ -13,9 +13,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from mtl.registry import LocalStore, open_store
-from mtl.registry.registry import RegistryError
+from mtl.registry.errors import Conflict, RegistryError
 from mtl.registry.s3 import RegistryUnavailable, S3Error, S3Store
-from mtl.registry.store import Conflict
 from tests.registry.s3_server import free_port, use_fake_aws
 
 # --- the contract, on both stores -----------------------------------------------------------------
