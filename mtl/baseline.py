@@ -18,17 +18,15 @@ gives a model with exactly one head, although labels.json lists every task. The 
 the other tasks (their corpora, gate rows, loss weights, explicit sampler shares) and trains with static
 weighting and hard sharing: a single task has no losses to weigh and no one to share with, so its model
 is the encoder and its head (a soft or adversarial scheme would add encoders or a one-class discriminator).
-Each model lands in <run>/baselines/<task>/ (model/, the training logs, baseline.json); its checkpoints
+Each model lands in <run>/baselines/<task>/ (model/, the training logs, training.json); its checkpoints
 are removed once it has finished.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -41,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def baseline_dir(params: Params, task: str) -> Path:
-    return params.run_dir / "baselines" / task
+    return params.run_dir / params.paths.baselines / task
 
 
 def planned_steps(params: Params, train_sizes: dict[str, int]) -> dict[str, int]:
@@ -67,8 +65,7 @@ def single_task_params(params: Params, task: str, max_steps: int) -> Params:
     data["tasks"] = {task: data["tasks"][task]}
     data["corpora"] = {name: c for name, c in data["corpora"].items() if c["task"] == task}
     data["gate"]["tasks"] = {name: g for name, g in data["gate"]["tasks"].items() if name == task}
-    if "sharing" in data["model"]:  # one task shares with no one: its encoder and its head, nothing else
-        data["model"]["sharing"] = "hard"
+    data["model"]["sharing"] = "hard"  # one task shares with no one: its encoder and its head, nothing else
     training = data["training"]
     training["max_steps"] = max_steps
     training["loss_weights"] = {}
@@ -93,9 +90,7 @@ def train_baseline(params: Params, task: str) -> TrainResult:
     out_dir = baseline_dir(params, task)
     log.info("baseline %s: %d steps (budget %s)", task, max_steps, params.baseline.budget)
     result = train(single, data_dir=params.unified_dir, out_dir=out_dir, resume=False)
-    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)  # resume state only: model/ is what is kept
-    summary = {"task": task, "budget": params.baseline.budget, "max_steps": max_steps, **asdict(result)}
-    (out_dir / "baseline.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(params.run_file("checkpoints", out_dir), ignore_errors=True)  # resume state: the model is kept
     return result
 
 

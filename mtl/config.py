@@ -1,16 +1,24 @@
 """The one configuration: params.yaml parsed once into frozen, typed objects.
 
-Unknown keys are errors (a typo must never silently fall back to a default). Relative paths in
-params.yaml are relative to the file itself, so every command works from any copy of the repository.
+Unknown keys are errors, with the nearest valid key suggested: a typo must never silently fall back to a
+default. Code defaults equal the shipped params.yaml. Relative paths in params.yaml are relative to the file
+itself, so every command works from any copy of the repository, and they must stay inside that folder
+(paths.allow_outside_root lifts it). A task's options are validated by its kind (mtl/tasks), a corpus's
+reader options by its format (mtl/corpora/formats.py): both sit below this module.
 """
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from mtl.corpora.formats import FORMATS
+from mtl.tasks import KINDS, TaskOptions, kind_of
+from mtl.urls import check_http_url
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "test")
@@ -21,19 +29,63 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class KeyedError(ValueError):
+    """A validation error inside a nested mapping validated by hand (reader options): `path` is where in it."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(f"{'.'.join(map(str, path))}: {message}")  # readable where pydantic shows it raw
+        self.path, self.message = path, message
+
+
 # --- data ---------------------------------------------------------------------------------------
 
 
 class Paths(Strict):
-    raw: str = "data/raw"
-    interim: str = "data/interim"
-    unified: str = "data/unified"
-    run: str = "runs/candidate"  # the candidate: model/, checkpoints/, train_log.csv, eval_log.csv
-    reports: str = "reports"  # metrics.json, confusion.md, gate.json, gate.md
+    """Every folder and file the stages read and write: the one place that names them. dvc.yaml reads them from
+    params.yaml, the code from here. Folders are relative to params.yaml's folder, files to their folder."""
+
+    raw: str = "data/raw"  # DVC-tracked corpora, one folder per corpus
+    interim: str = "data/interim"  # one folder per corpus, holding:
+    records: str = "records.parquet"  # its accepted records
+    quarantine: str = "quarantine.jsonl"  # its refused units
+    ingest_report: str = "report.json"  # its counts per file, split and reason
+    unified: str = "data/unified"  # the task-tagged dataset: <split>.parquet, and:
+    labels: str = "labels.json"  # per task: kind, label vocabulary, options
+    manifest: str = "manifest.json"  # counts, hashes, carved dev splits
+    run: str = "runs/candidate"  # the candidate (and any training run's folder), holding:
+    model: str = "model"  # the best model
+    checkpoints: str = "checkpoints"  # resume state
+    train_log: str = "train_log.csv"
+    eval_log: str = "eval_log.csv"
+    task_mix: str = "task_mix.csv"
+    training: str = "training.json"  # how training ran and stopped
+    baselines: str = "baselines"  # single-task runs, one folder per task
+    reports: str = "reports"  # the reports:
+    metrics: str = "metrics.json"  # the candidate's evaluation, dev and test
+    confusion: str = "confusion.md"
+    gate: str = "gate.json"  # the gate's decision
+    gate_table: str = "gate.md"
+    production_metrics: str = "production_metrics.json"  # production re-scored on the candidate's test data
+    transfer: str = "transfer.json"  # multi-task vs single-task
+    transfer_table: str = "transfer.md"
+    allow_outside_root: bool = False  # let the folders, corpus files and a registry folder leave params.yaml's folder
+
+    @model_validator(mode="after")
+    def _plain_file_names(self) -> Paths:
+        for key in ("records", "quarantine", "ingest_report", "labels", "manifest", "model", "checkpoints",
+                    "train_log", "eval_log", "task_mix", "training", "baselines", "metrics", "confusion", "gate",
+                    "gate_table", "production_metrics", "transfer", "transfer_table"):
+            name = getattr(self, key)
+            if not name or "/" in name or "\\" in name or name in (".", ".."):
+                raise KeyedError((key,), f"{name!r} must be a plain file or folder name inside its folder")
+        return self
+
+
+FOLDERS = ("raw", "interim", "unified", "run", "reports")
 
 
 class CorpusFile(Strict):
-    path: str  # file name under <raw>/<corpus>/ (and under MIRROR/<corpus>/)
+    path: str  # file name under <raw>/<corpus>/ (and under MIRROR/<mirror_name>/)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     url: str | None = None  # public source, used when no mirror folder is configured
     options: dict[str, Any] = {}  # overrides of the corpus's reader options for this file only
@@ -43,31 +95,47 @@ class CorpusConfig(Strict):
     task: str
     format: str
     options: dict[str, Any] = {}
-    files: dict[Split, CorpusFile]
+    # split -> file; or, when the reader takes each row's split from a column (delimited split_column), any
+    # name -> file, one file feeding several splits
+    files: dict[str, CorpusFile]
+    mirror_name: str | None = None  # its folder in the mirror (MIRROR/<mirror_name>/); default: the corpus name
 
     @model_validator(mode="after")
     def _check(self) -> CorpusConfig:
-        from mtl.corpora.formats import FORMATS
-
         if self.format not in FORMATS:
-            raise ValueError(f"unknown format {self.format!r}; known: {sorted(FORMATS)}")
-        if "train" not in self.files:
-            raise ValueError("a corpus needs a train file")
-        for split in self.files:
-            self.reader_options(split)  # validates the merged options now, not at read time
+            raise KeyedError(("format",), f"unknown format {self.format!r}; known: {sorted(FORMATS)}")
+        splits: set[str] = set()
+        for name in self.files:
+            options = self.reader_options(name)  # validates the merged options now, not at read time
+            if getattr(options, "split_column", None) is None:
+                if name not in SPLITS:
+                    raise KeyedError(("files", name), f"{name!r} is not a split ({', '.join(SPLITS)}); a file "
+                                     "feeding several splits needs the reader's split_column and split_map")
+                splits.add(name)
+            else:
+                splits |= set(options.split_map.values())
+        if "train" not in splits:
+            raise KeyedError(("files",), "a corpus needs train data (a train file, or a split_map value train)")
         return self
 
-    def reader_options(self, split: Split) -> BaseModel:
-        from mtl.corpora.formats import FORMATS
+    def reader_options(self, name: str) -> Any:
+        """The reader options of file `name`: the corpus's, overridden by the file's own."""
+        own = self.files[name].options
+        options_model = FORMATS[self.format].Options
+        try:
+            return options_model.model_validate({**self.options, **own})
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = str(first["loc"][0]) if first["loc"] else ""  # deeper parts are pydantic's union tags
+            where = ("files", name, "options") if key in own else ("options",)
+            message = first["msg"]
+            if first["type"] == "extra_forbidden":
+                hint = difflib.get_close_matches(key, list(options_model.model_fields), n=1, cutoff=0.6)
+                message = f"unknown option of format {self.format}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            raise KeyedError((*where, key) if key else where, message) from None
 
-        merged = {**self.options, **self.files[split].options}
-        return FORMATS[self.format].Options.model_validate(merged)
 
-
-class TaskConfig(Strict):
-    kind: Literal["tagging", "classification"]
-    labels: list[str] | None = None  # the label set; learned from train when not given
-    scheme: Literal["none", "bio"] = "none"  # tagging: "bio" adds entity-level metrics
+TaskConfig = Annotated[Union[tuple(kind.Options for kind in KINDS.values())], Field(discriminator="kind")]
 
 
 class ValidationChecks(Strict):
@@ -89,48 +157,81 @@ class UnifyConfig(Strict):
     dev_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train, by uid hash, where a corpus has no dev
 
 
-# --- model, training ----------------------------------------------------------------------------
+# --- model --------------------------------------------------------------------------------------
 
 
-class ModelConfig(Strict):
-    # The shared encoder (mtl/model/encoders/): bilstm or transformer over word embeddings + char CNN,
-    # trained from scratch; or pretrained, a Hugging Face encoder whose sub-word states are pooled per word.
-    encoder: Literal["bilstm", "transformer", "pretrained"] = "bilstm"
+class WordsConfig(Strict):
+    """The per-token input of the encoders trained from scratch (bilstm, transformer): [word ; char CNN]."""
+
     lowercase: bool = True  # the word vocabulary is lowercased; the char CNN still sees case
-    min_word_count: int = Field(2, ge=1)  # rarer train words become <unk> (word dropout teaches <unk>)
-    word_dim: int = Field(128, ge=1)
+    min_count: int = Field(2, ge=1)  # rarer train words become <unk> (word dropout teaches <unk>)
+    dim: int = Field(128, ge=1)  # word embedding size
+    dropout: float = Field(0.05, ge=0, lt=1)  # train-time chance that a word id becomes <unk>
     char_dim: int = Field(32, ge=1)
     char_filters: int = Field(64, ge=1)  # char CNN output size per word
     char_kernel: int = Field(3, ge=1)
-    max_word_chars: int = Field(20, ge=1)  # longer words are cut for the char CNN
-    hidden_size: int = Field(192, ge=1)  # per direction: encoder states are 2 x hidden_size wide
-    layers: int = Field(2, ge=1)  # BiLSTM or Transformer layers
-    dropout: float = Field(0.25, ge=0, lt=1)
-    word_dropout: float = Field(0.05, ge=0, lt=1)  # train-time chance that a word id becomes <unk>
-    crf: bool = True  # tagging heads: a linear-chain CRF instead of independent per-token softmaxes
-    # transformer: pre-LN blocks with sinusoidal positions over the same word + char embeddings
-    d_model: int = Field(256, ge=1)  # encoder states are d_model wide
+    max_chars: int = Field(20, ge=1)  # longer words are cut for the char CNN
+
+
+class BiLSTMConfig(Strict):
+    hidden_size: int = Field(192, ge=1)  # per direction: states are 2 x hidden_size wide
+    layers: int = Field(2, ge=1)
+
+
+class TransformerConfig(Strict):
+    layers: int = Field(2, ge=1)  # pre-LN blocks
+    d_model: int = Field(256, ge=1)  # state width
     attention_heads: int = Field(4, ge=1)  # must divide d_model
     ff_size: int = Field(1024, ge=1)  # the blocks' MLP width
-    # pretrained: a folder (relative to params.yaml) or a hub name (the hub only when not offline)
-    pretrained: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> TransformerConfig:
+        if self.d_model % self.attention_heads:
+            raise ValueError(f"d_model {self.d_model} is not a multiple of attention_heads {self.attention_heads}")
+        return self
+
+
+class PretrainedConfig(Strict):
+    # a Hugging Face model folder (relative to params.yaml) or a hub name (the hub only when not offline)
+    source: str | None = None
     subword_pooling: Literal["first", "mean"] = "first"  # a word's state: its first piece's, or its pieces' mean
-    finetune: bool = False  # false: the encoder is frozen, only the heads train; true: it trains too
-    # How the tasks share parameters (mtl/model/sharing/): hard, one shared encoder (the default); soft, an
-    # encoder per task pulled together by an L2 penalty; adversarial, shared + private encoders (Liu et al.
-    # 2017); attention, one shared encoder whose layers each task mixes with its own softmax weights.
-    sharing: Literal["hard", "soft", "adversarial", "attention"] = "hard"
-    soft_l2: float = Field(0.001, ge=0)  # soft: weight of sum_t ||θ_t - mean θ||² over the task encoders
-    adversarial_weight: float = Field(0.05, ge=0)  # adversarial: λ on the task discriminator's loss
-    orthogonality_weight: float = Field(0.01, ge=0)  # adversarial: γ on ||SᵀP||²_F, shared vs private states
+    finetune: bool = False  # false: frozen, only the heads train; true: it trains too, at training.pretrained_lr
+
+
+class SoftConfig(Strict):
+    l2: float = Field(0.001, ge=0)  # weight of sum_t ||θ_t - mean θ||² over the task encoders
+
+
+class AdversarialConfig(Strict):
+    weight: float = Field(0.05, ge=0)  # λ on the task discriminator's loss (gradient reversed into the encoder)
+    orthogonality: float = Field(0.01, ge=0)  # γ on ||SᵀP||²_F between shared and private word states
+
+
+class ModelConfig(Strict):
+    # The shared encoder (mtl/model/encoders/), each with its own section: bilstm or transformer over
+    # `words` (word embeddings + char CNN), trained from scratch; or pretrained, a Hugging Face encoder.
+    encoder: Literal["bilstm", "transformer", "pretrained"] = "bilstm"
+    dropout: float = Field(0.25, ge=0, lt=1)  # on the inputs, between layers and on the encoder states
+    # How raw text becomes tokens at prediction time (mtl/corpora/tokenize.py), recorded in the model folder:
+    # treebank matches the PTB/UD tokenization of the shipped corpora ("do n't"); wordpunct gave "don ' t".
+    tokenizer: Literal["whitespace", "wordpunct", "treebank"] = "treebank"
+    words: WordsConfig = WordsConfig()
+    bilstm: BiLSTMConfig = BiLSTMConfig()
+    transformer: TransformerConfig = TransformerConfig()
+    pretrained: PretrainedConfig = PretrainedConfig()
+    # How the tasks share parameters (mtl/model/sharing/), each scheme with its own section where it has knobs.
+    sharing: Literal["hard", "soft", "adversarial", "attention"] = "attention"
+    soft: SoftConfig = SoftConfig()
+    adversarial: AdversarialConfig = AdversarialConfig()
 
     @model_validator(mode="after")
     def _check_encoder(self) -> ModelConfig:
-        if self.encoder == "transformer" and self.d_model % self.attention_heads:
-            raise ValueError(f"d_model {self.d_model} is not a multiple of attention_heads {self.attention_heads}")
-        if self.encoder == "pretrained" and not self.pretrained:
-            raise ValueError("encoder pretrained needs model.pretrained: a model folder or a hub name")
+        if self.encoder == "pretrained" and not self.pretrained.source:
+            raise ValueError("encoder pretrained needs model.pretrained.source: a model folder or a hub name")
         return self
+
+
+# --- training -----------------------------------------------------------------------------------
 
 
 class SamplerConfig(Strict):
@@ -170,6 +271,8 @@ class WeightingConfig(Strict):
 
 class TrainingConfig(Strict):
     seed: int = 0
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # auto: CUDA when available, else CPU
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # the forward pass under autocast (mtl/training/device.py)
     threads: int | None = Field(None, ge=1)  # torch threads; None = os.cpu_count()
     batch_size: int = Field(1000, ge=1)  # per step, one task's batch of this many batch_unit
     batch_unit: Literal["tokens", "sentences"] = "tokens"  # tokens: padded tokens (B x T) per batch
@@ -185,12 +288,12 @@ class TrainingConfig(Strict):
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     clip: float = Field(5.0, gt=0)  # max global gradient norm
     max_steps: int = Field(8000, ge=1)
-    max_minutes: float | None = Field(17.0, gt=0)  # wall-clock guard: evaluate, checkpoint and stop past it
+    max_minutes: float | None = Field(30.0, gt=0)  # wall-clock guard: evaluate, checkpoint and stop past it
     eval_every: int = Field(500, ge=1)  # steps between dev evaluations (also at the last step)
-    patience: int = Field(4, ge=1)  # evaluations without a better dev score before stopping early
+    patience: int = Field(8, ge=1)  # evaluations without a better dev score before stopping early
     checkpoint_every: int = Field(500, ge=1)  # steps between checkpoints (also at the end)
-    eval_batch_size: int = Field(128, ge=1)  # sentences per prediction batch
-    progress: bool = True  # tqdm bar (shown only on a terminal)
+    eval_batch_size: int = Field(128, ge=1)  # examples per prediction batch
+    progress_seconds: float = Field(60.0, gt=0)  # a progress line (step, steps/s, ETA, last dev scores) this often
 
     @model_validator(mode="after")
     def _check_weighting(self) -> TrainingConfig:
@@ -228,8 +331,8 @@ class EvaluationConfig(Strict):
 
 
 class GateTask(Strict):
-    metric: str | None = None  # None: the task kind's default metric (entity_f1 for BIO tagging, else accuracy)
-    floor: float = 0.0  # absolute minimum of the metric (the candidate's point estimate on test)
+    metric: str | None = None  # None: the task kind's primary metric
+    floor: float  # the candidate's point estimate on test must reach it (for a lower-is-better metric: a ceiling)
     max_drop: float = Field(0.01, ge=0)  # largest allowed drop against the production model, in metric units
     min_examples: int | None = Field(None, ge=1)  # None: gate.min_examples
 
@@ -240,18 +343,21 @@ class GateConfig(Strict):
     confidence: float = Field(0.95, gt=0, lt=1)
     n_bootstrap: int = Field(2000, ge=200)  # paired resamples per task; Holm's levels need the far tails
     seed: int = 0
-    min_examples: int = Field(100, ge=1)  # fewer test examples than this: inconclusive, not judged
+    min_examples: int = Field(300, ge=1)  # fewer test examples than this: inconclusive, not judged
     inconclusive: Literal["block", "allow"] = "block"  # what an inconclusive task does to the candidate
-    tasks: dict[str, GateTask] = {}  # a trained task without an entry here fails the gate
+    tasks: dict[str, GateTask]  # every task needs one: a deliberate floor before it can reach production
 
 
 class RegistryConfig(Strict):
-    uri: str = "models/registry"  # a folder relative to params.yaml, or s3://bucket/prefix
+    uri: str = "models/registry"  # a folder relative to params.yaml, an absolute folder, or s3://bucket/prefix
     # S3 only; unset -> MTL_S3_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then AWS itself.
     # Credentials are never configured here: the standard AWS chain (env, profile, instance role).
     endpoint_url: str | None = None  # an S3-compatible server, e.g. http://127.0.0.1:9000
     region: str | None = None  # unset -> AWS_DEFAULT_REGION, AWS_REGION, the profile, us-east-1
     dvc_remote: str | None = None  # a `dvc remote` to push data and models to after a promotion; None: no push
+    # gc (each promotion, `mtl registry gc`) removes incomplete versions and temporary files this much older
+    # than now: longer than the slowest publish, which may still be writing them.
+    gc_grace_hours: float = Field(24.0, gt=0)
 
 
 # --- schedule, notify ---------------------------------------------------------------------------
@@ -282,12 +388,37 @@ class ScheduleConfig(Strict):
 class NotifyConfig(Strict):
     # A URL that receives a JSON POST per event below. MTL_NOTIFY_WEBHOOK, when set, wins: keep a URL
     # that carries a secret out of params.yaml (params are copied into every registry version's lineage).
-    webhook: str | None = None
+    # A SecretStr: dumped params (lineage, a flow run's parameters) show it as **********.
+    webhook: SecretStr | None = None
     events: list[RetrainEvent] = ["mtl.model.promoted", "mtl.retrain.failed"]
     timeout_seconds: float = Field(10.0, gt=0)
 
+    @field_validator("webhook")
+    @classmethod
+    def _check_webhook(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None:
+            check_http_url(url.get_secret_value())  # its message shows the URL redacted
+        return url
+
 
 # --- root ---------------------------------------------------------------------------------------
+
+
+class ServeConfig(Strict):
+    """`mtl serve` (mtl/serve/): the HTTP service over a registry alias, micro-batched."""
+
+    host: str = "127.0.0.1"  # what `mtl serve` binds without --host; 0.0.0.0 to listen on every interface
+    port: int = Field(8000, ge=0, le=65535)
+    poll_seconds: float = Field(10.0, gt=0)  # how often the followed alias is re-resolved
+    max_batch_sentences: int = Field(64, ge=1)  # sentences packed into one encoder pass
+    max_wait_ms: float = Field(5.0, ge=0)  # how long a pass waits for more requests to join it
+    max_queue_sentences: int = Field(4096, ge=1)  # sentences waiting; past it 503 with Retry-After
+    max_sentences_per_request: int = Field(256, ge=1)  # past it 413
+    max_tokens_per_sentence: int = Field(512, ge=1)  # past it 413 (validation.max_tokens's default)
+    max_request_bytes: int = Field(1_000_000, ge=1)  # Content-Length past it: 413
+    request_timeout_seconds: float = Field(30.0, gt=0)  # waiting for the pass past it: 504
+    retry_after_seconds: int = Field(1, ge=0)  # the Retry-After of a 503
+    threads: int | None = Field(None, ge=1)  # torch threads for prediction; None = torch's default
 
 
 class Params(Strict):
@@ -300,31 +431,65 @@ class Params(Strict):
     training: TrainingConfig = TrainingConfig()
     baseline: BaselineConfig = BaselineConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
-    gate: GateConfig = GateConfig()
+    gate: GateConfig
     registry: RegistryConfig = RegistryConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     notify: NotifyConfig = NotifyConfig()
+    serve: ServeConfig = ServeConfig()
 
     root: Path = Path(".")  # the folder params.yaml lives in; set by load_params
 
     @model_validator(mode="after")
     def _check_tasks(self) -> Params:
+        fed = {corpus.task for corpus in self.corpora.values()}
         for name, corpus in self.corpora.items():
             if corpus.task not in self.tasks:
-                raise ValueError(f"corpus {name!r}: task {corpus.task!r} is not declared under tasks")
+                raise KeyedError(("corpora", name, "task"), f"task {corpus.task!r} is not declared under tasks")
+        for name in self.tasks:
+            if name not in fed:
+                raise KeyedError(("tasks", name), "no corpus feeds this task: add one under corpora (task: "
+                                 f"{name}) or remove the task")
+            if name not in self.gate.tasks:
+                raise KeyedError(("gate", "tasks"), f"task {name!r} has no gate entry: add gate.tasks.{name} "
+                                 "with a floor (and max_drop) before it can reach production")
+        for name, entry in self.gate.tasks.items():
+            if name not in self.tasks:
+                raise KeyedError(("gate", "tasks", name), f"task {name!r} is not declared under tasks")
+            known = kind_of(self.tasks[name]).metric_names(self.tasks[name])
+            if entry.metric is not None and entry.metric not in known:
+                raise KeyedError(("gate", "tasks", name, "metric"), f"unknown metric {entry.metric!r}; known: {known}")
+        for section, names in (("training.loss_weights", self.training.loss_weights),
+                               ("training.sampler.probabilities", self.training.sampler.probabilities)):
+            unknown = sorted(set(names) - set(self.tasks))
+            if unknown:
+                raise KeyedError(tuple(section.split(".")), f"names tasks that are not configured: {unknown}")
         return self
 
     @model_validator(mode="after")
-    def _check_gate(self) -> Params:
-        from mtl.tasks import get_kind
-
-        for name, entry in self.gate.tasks.items():
-            if name not in self.tasks:
-                raise ValueError(f"gate: task {name!r} is not declared under tasks")
-            known = get_kind(self.tasks[name].kind).metric_names(self.tasks[name])
-            if entry.metric is not None and entry.metric not in known:
-                raise ValueError(f"gate.tasks.{name}: unknown metric {entry.metric!r}; known: {known}")
+    def _check_paths(self) -> Params:
+        if self.paths.allow_outside_root:
+            return self
+        for key in FOLDERS:
+            inside_root(self.root, getattr(self.paths, key), ("paths", key))
+        for name, corpus in self.corpora.items():
+            for file_name, file in corpus.files.items():
+                folder = self.root / self.paths.raw / name
+                if Path(file.path).is_absolute() or not _within(folder, folder / file.path):
+                    raise KeyedError(("corpora", name, "files", file_name, "path"),
+                                     f"{file.path!r} leaves the corpus's folder {self.paths.raw}/{name}/: give a "
+                                     "file name (set paths.allow_outside_root: true to read files elsewhere)")
+        uri = self.registry.uri
+        if "://" not in uri and not Path(uri).expanduser().is_absolute():
+            inside_root(self.root, uri, ("registry", "uri"))  # an absolute folder is a deliberate choice
         return self
+
+    def report(self, name: str) -> Path:
+        """A report file by its paths key: params.report("gate_table") -> <root>/reports/gate.md."""
+        return self.reports_dir / getattr(self.paths, name)
+
+    def run_file(self, name: str, run_dir: Path | None = None) -> Path:
+        """A file of a training run's folder (the candidate's by default) by its paths key."""
+        return (run_dir or self.run_dir) / getattr(self.paths, name)
 
     @property
     def raw_dir(self) -> Path:
@@ -347,6 +512,17 @@ class Params(Strict):
         return self.root / self.paths.reports
 
 
+def inside_root(root: Path, value: str, key: tuple[str, ...]) -> None:
+    """A relative path of params must resolve (symlinks followed) inside params.yaml's folder."""
+    if Path(value).is_absolute() or not _within(root, root / value):
+        raise KeyedError(key, f"{value!r} resolves outside the project folder {root} (set "
+                         "paths.allow_outside_root: true if that is deliberate)")
+
+
+def _within(folder: Path, path: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 class ConfigError(Exception):
     """params.yaml is missing, unreadable or invalid; the message names the file and the key."""
 
@@ -357,14 +533,60 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such params file") from None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
         return Params.model_validate({**data, "root": path.resolve().parent})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<top>'}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: " + "; ".join(_describe(e, data) for e in error.errors())) from None
+
+
+def _describe(error: dict, data: dict) -> str:
+    """One error as `dotted.key: message`, the key as written in params (the kinds' union tag dropped), with
+    the nearest valid key suggested for an unknown one."""
+    loc = [str(part) for part in error["loc"]]
+    if len(loc) >= 3 and loc[0] == "tasks" and loc[2] in KINDS:
+        del loc[2]  # pydantic's discriminated-union tag, not a key the user wrote
+    message = error["msg"].removeprefix("Value error, ")
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyedError):
+        loc += [str(part) for part in cause.path]
+        message = cause.message
+    if error["type"] == "extra_forbidden":
+        hint = _nearest_key(loc, data)
+        message = "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
+    return f"{'.'.join(loc) or '<top>'}: {message}"
+
+
+def _nearest_key(loc: list[str], data: dict) -> str | None:
+    """The valid key nearest to the unknown last one of `loc`, found by walking the models along it."""
+    model: Any = Params
+    parts = iter(loc[:-1])
+    for part in parts:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        model = _model_of(field.annotation, data, loc)
+        if model is not field.annotation:
+            next(parts, None)  # a dict's key (a corpus, a task): the model applies to its value
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    known = [name for name in model.model_fields if name != "root"]
+    found = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _model_of(annotation: Any, data: dict, loc: list[str]) -> Any:
+    """The model a field holds: itself, the value model of a dict, or a task's kind options."""
+    from typing import get_args, get_origin
+
+    if get_origin(annotation) is dict:
+        value = get_args(annotation)[1]
+        if get_origin(value) is Annotated:  # tasks: the kinds' union; pick the task's own kind
+            task = data.get("tasks", {}).get(loc[1], {}) if len(loc) > 1 else {}
+            kind = KINDS.get(task.get("kind", "")) if isinstance(task, dict) else None
+            return kind.Options if kind else TaskOptions
+        return value
+    return annotation

@@ -1,7 +1,8 @@
 """Unify: every corpus's accepted records -> one task-tagged dataset.
 
 Output, under <unified>/: train.parquet, dev.parquet, test.parquet (one table per split, a `task`
-column tags each row), labels.json (the label vocabulary per task) and manifest.json (counts per task
+column tags each row; the columns are uid, task, split, source and every field of the configured tasks'
+kinds), labels.json (per task: its kind, label vocabulary and options) and manifest.json (counts per task
 and split, content hashes, and the dev splits carved from train).
 """
 
@@ -17,18 +18,20 @@ import pyarrow.parquet as pq
 
 from mtl.config import SPLITS, Params
 from mtl.corpora.fetch import sha256_of
+from mtl.ingest import KEY_COLUMNS, expected_splits
+from mtl.tasks import kind_of
+from mtl.tasks.kind import TaskOptions
 
-FEATURES = datasets.Features(
-    {
-        "uid": datasets.Value("string"),
-        "task": datasets.Value("string"),
-        "split": datasets.Value("string"),
-        "tokens": datasets.List(datasets.Value("string")),
-        "tags": datasets.List(datasets.Value("string")),
-        "label": datasets.Value("string"),
-        "source": datasets.Value("string"),
-    }
-)
+
+def unified_schema(params: Params) -> pa.Schema:
+    """The key columns, then every field of the configured tasks' kinds (a task's rows hold null in the
+    columns of other kinds' fields). Two kinds giving one field name two types is a configuration error."""
+    fields: dict[str, pa.DataType] = {}
+    for name, task in params.tasks.items():
+        for field, dtype in kind_of(task).fields(task).items():
+            if fields.setdefault(field, dtype) != dtype:
+                raise ValueError(f"task {name!r}: field {field!r} is {dtype} but another task's kind has {fields[field]}")
+    return pa.schema([*KEY_COLUMNS, *sorted(fields.items())])
 
 
 def in_carved_dev(uid: str, fraction: float) -> bool:
@@ -46,54 +49,60 @@ def carve_dev(table: pa.Table, fraction: float) -> tuple[pa.Table, int]:
     return table.set_column(index, "split", pa.array(new_splits, pa.string())), moved
 
 
-def label_vocabulary(params: Params, task: str, train: pa.Table) -> list[str]:
-    """The configured label set in its configured order, else the sorted labels seen in train."""
-    configured = params.tasks[task].labels
-    if configured is not None:
-        return list(configured)
-    rows = train.filter(pc.equal(train.column("task"), task))
-    tags = {tag for tag_list in rows.column("tags").to_pylist() for tag in tag_list}
-    labels = {label for label in rows.column("label").to_pylist() if label is not None}
-    return sorted(tags | labels)
+def label_vocabulary(task: TaskOptions, train: pa.Table) -> list[str]:
+    """The configured label set in its configured order, else the sorted labels seen in the task's train rows."""
+    if task.labels is not None:
+        return list(task.labels)
+    kind = kind_of(task)
+    return sorted({label for row in train.to_pylist() for label in kind.labels_of(row)})
 
 
 def unify(params: Params) -> dict:
     datasets.disable_progress_bars()
+    schema = unified_schema(params)
     tables, carved = [], {}
     for name, corpus in params.corpora.items():
-        table = pq.read_table(params.interim_dir / name / "records.parquet")
-        if "dev" not in corpus.files:
+        table = conform(pq.read_table(params.interim_dir / name / params.paths.records), schema)
+        if "dev" not in expected_splits(corpus):
             table, moved = carve_dev(table, params.unify.dev_fraction)
             carved[name] = {"from": "train", "fraction": params.unify.dev_fraction, "rows": moved, "by": "uid hash"}
         tables.append(table)
     everything = pa.concat_tables(tables)
+    features = datasets.Features.from_arrow_schema(schema)
 
     out = params.unified_dir
     out.mkdir(parents=True, exist_ok=True)
-    split_column = everything.column("split")
-    manifest: dict = {"splits": {}, "tasks": {}, "carved_dev": carved}
+    split_column, task_column = everything.column("split"), everything.column("task")
+    manifest: dict = {"splits": {}, "tasks": {}, "carved_dev": carved, "columns": schema.names}
     for split in SPLITS:
         part = everything.filter(pc.equal(split_column, split))
         path = out / f"{split}.parquet"
-        datasets.Dataset(part.cast(FEATURES.arrow_schema)).to_parquet(str(path))
+        datasets.Dataset(part.cast(features.arrow_schema)).to_parquet(str(path))
         manifest["splits"][split] = {"file": path.name, "rows": part.num_rows, "sha256": sha256_of(path)}
-        if split == "train":
-            train = part
 
     labels = {}
-    for task, config in params.tasks.items():
-        labels[task] = {"kind": config.kind, "scheme": config.scheme, "labels": label_vocabulary(params, task, train)}
-        task_rows = everything.filter(pc.equal(everything.column("task"), task))
-        counts = task_rows.group_by("split").aggregate([("uid", "count")]).to_pylist()
-        manifest["tasks"][task] = {
-            "kind": config.kind,
-            "corpora": [name for name, c in params.corpora.items() if c.task == task],
+    for name, task in params.tasks.items():
+        rows = everything.filter(pc.equal(task_column, name))
+        train = rows.filter(pc.equal(rows.column("split"), "train"))
+        labels[name] = {"kind": task.kind, "labels": label_vocabulary(task, train),
+                        "options": task.model_dump(mode="json", exclude={"kind", "labels"})}
+        counts = rows.group_by("split").aggregate([("uid", "count")]).to_pylist()
+        manifest["tasks"][name] = {
+            "kind": task.kind,
+            "corpora": [corpus_name for corpus_name, c in params.corpora.items() if c.task == name],
             "rows": {row["split"]: row["uid_count"] for row in sorted(counts, key=lambda r: SPLITS.index(r["split"]))},
-            "n_labels": len(labels[task]["labels"]),
+            "n_labels": len(labels[name]["labels"]),
         }
 
     labels_text = json.dumps(labels, indent=2, ensure_ascii=False) + "\n"
-    (out / "labels.json").write_text(labels_text)
+    (out / params.paths.labels).write_text(labels_text, encoding="utf-8")
     manifest["labels_sha256"] = hashlib.sha256(labels_text.encode()).hexdigest()
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / params.paths.manifest).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A corpus's records with every column of the unified schema, in its order (null where the kind has none)."""
+    columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from mtl.config import TaskConfig
-from mtl.tasks import get_kind
+from mtl.tasks import kind_of
+from mtl.tasks.kind import TaskOptions
 
 # Bound the (replicates x examples) count matrix to ~32 MB whatever the split size.
 _MAX_COUNT_CELLS = 4_000_000
@@ -41,7 +41,7 @@ _MAX_COUNT_CELLS = 4_000_000
 def evaluate(
     gold: dict[str, list],
     pred: dict[str, list],
-    tasks: dict[str, TaskConfig],
+    tasks: dict[str, TaskOptions],
     labels: dict[str, list[str]],
     *,
     n_bootstrap: int = 1000,
@@ -71,14 +71,14 @@ def evaluate_task(
     task: str,
     gold: list,
     pred: list,
-    task_cfg: TaskConfig,
+    task_cfg: TaskOptions,
     labels: list[str],
     *,
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> dict[str, Any]:
-    kind = get_kind(task_cfg.kind)
+    kind = kind_of(task_cfg)
     stats = task_stats(gold, pred, task_cfg, labels)
     metrics = kind.metrics_from_stats(stats.sum(axis=0), labels, task_cfg)
     primary = kind.default_metric(task_cfg)
@@ -89,6 +89,7 @@ def evaluate_task(
     row: dict[str, Any] = {
         "kind": task_cfg.kind,
         "metric": primary,
+        "lower_is_better": sorted(set(metrics) & kind.lower_is_better),  # the gate's direction per metric
         "value": metrics[primary],
         "ci": intervals.get(primary),
         "n": len(gold),
@@ -102,9 +103,9 @@ def evaluate_task(
     return row
 
 
-def task_stats(gold: list, pred: list, task_cfg: TaskConfig, labels: list[str]) -> np.ndarray:
+def task_stats(gold: list, pred: list, task_cfg: TaskOptions, labels: list[str]) -> np.ndarray:
     """Per-example sufficient statistics (n_examples, k): what a paired test resamples."""
-    return get_kind(task_cfg.kind).example_stats(gold, pred, labels, task_cfg)
+    return kind_of(task_cfg).example_stats(gold, pred, labels, task_cfg)
 
 
 def task_rng(seed: int, task: str) -> np.random.Generator:
@@ -164,9 +165,9 @@ class PairedStats:
 
 
 def paired_stats(
-    gold: list, candidate_pred: list, production_pred: list, task_cfg: TaskConfig, labels: list[str]
+    gold: list, candidate_pred: list, production_pred: list, task_cfg: TaskOptions, labels: list[str]
 ) -> PairedStats:
-    kind = get_kind(task_cfg.kind)
+    kind = kind_of(task_cfg)
     return PairedStats(
         candidate=task_stats(gold, candidate_pred, task_cfg, labels),
         production=task_stats(gold, production_pred, task_cfg, labels),

@@ -1,9 +1,10 @@
 """The ingest stage for one corpus: read every file, validate, write what was accepted and what was not.
 
-Outputs, under <interim>/<corpus>/: records.parquet (accepted records), quarantine.jsonl (every refused
-unit with its source, raw text and reason) and report.json (counts per file and reason, the GX summary,
-the batch checks). A batch check at "fail" fails the stage after the files are written, so the person
-reading the error can open the report and the quarantine.
+Outputs, under <interim>/<corpus>/: records.parquet (accepted records: uid, task, split, source and the
+task kind's fields), quarantine.jsonl (every refused unit with its source, raw text, reason and key) and
+report.json (counts per file, split and reason, the GX summary, the batch checks). A batch check at "fail"
+fails the stage after the files are written, so the person reading the error can open the report and the
+quarantine.
 """
 
 from __future__ import annotations
@@ -15,22 +16,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mtl.config import Params
+from mtl.config import SPLITS, CorpusConfig, Params
 from mtl.corpora.formats import FORMATS
 from mtl.records import Record, Rejection
+from mtl.tasks import kind_of
+from mtl.tasks.kind import TaskKind, TaskOptions
 from mtl.validation import CorpusValidation, failures, validate_corpus, write_quarantine
 
-RECORD_SCHEMA = pa.schema(
-    [
-        ("uid", pa.string()),
-        ("task", pa.string()),
-        ("split", pa.string()),
-        ("tokens", pa.list_(pa.string())),
-        ("tags", pa.list_(pa.string())),
-        ("label", pa.string()),
-        ("source", pa.string()),
-    ]
-)
+# Every record table starts with these; the task's kind adds its fields (mtl/tasks: kind.fields).
+KEY_COLUMNS = [("uid", pa.string()), ("task", pa.string()), ("split", pa.string()), ("source", pa.string())]
+
+
+def record_schema(kind: TaskKind, options: TaskOptions) -> pa.Schema:
+    return pa.schema([*KEY_COLUMNS, *kind.fields(options).items()])
 
 
 class IngestFailed(Exception):
@@ -44,52 +42,61 @@ class IngestResult:
     validation: CorpusValidation
 
 
-def read_corpus(name: str, params: Params) -> tuple[dict[str, list[Record]], list[Rejection]]:
-    """Read every file of a corpus with its format's reader: records per split, and the readers' rejections."""
+def read_corpus(name: str, params: Params) -> tuple[list[Record], list[Rejection]]:
+    """Read every file of a corpus with its format's reader: the records and the readers' rejections."""
     corpus = params.corpora[name]
     reader = FORMATS[corpus.format]
-    records: dict[str, list[Record]] = {}
+    records: list[Record] = []
     rejections: list[Rejection] = []
-    for split, file in corpus.files.items():
+    for key, file in corpus.files.items():
         path = params.raw_dir / name / file.path
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing; run `mtl corpora pull {name}` first")
-        records[split] = []
         for item in reader.read(
             path,
-            corpus.reader_options(split),
+            corpus.reader_options(key),
             corpus=name,
             task=corpus.task,
-            split=split,
+            split=key,
             max_line_bytes=params.validation.max_line_bytes,
         ):
-            if isinstance(item, Record):
-                records[split].append(item)
-            else:
-                rejections.append(item)
+            (records if isinstance(item, Record) else rejections).append(item)
     return records, rejections
+
+
+def expected_splits(corpus: CorpusConfig) -> list[str]:
+    """The splits a corpus's files feed: their names, or the values of a split column's map."""
+    found: set[str] = set()
+    for key in corpus.files:
+        split_map = getattr(corpus.reader_options(key), "split_map", None)
+        found |= set(split_map.values()) if split_map else {key}
+    return [split for split in SPLITS if split in found]
 
 
 def ingest(name: str, params: Params) -> IngestResult:
     if name not in params.corpora:
         raise KeyError(f"no corpus {name!r} in params; known: {sorted(params.corpora)}")
     corpus = params.corpora[name]
+    task = params.tasks[corpus.task]
     records, rejections = read_corpus(name, params)
     validation = validate_corpus(
         name,
         records,
         rejections,
-        files={split: file.path for split, file in corpus.files.items()},
+        files=[file.path for file in corpus.files.values()],
+        splits=expected_splits(corpus),
         task_name=corpus.task,
-        task=params.tasks[corpus.task],
+        task=task,
         config=params.validation,
     )
 
     output_dir = params.interim_dir / name
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_records(output_dir / "records.parquet", validation.accepted)
-    write_quarantine(output_dir / "quarantine.jsonl", validation.quarantined)
-    (output_dir / "report.json").write_text(json.dumps(validation.report, indent=2, ensure_ascii=False) + "\n")
+    paths = params.paths
+    write_records(output_dir / paths.records, validation.accepted, record_schema(kind_of(task), task))
+    write_quarantine(output_dir / paths.quarantine, validation.quarantined)
+    (output_dir / paths.ingest_report).write_text(json.dumps(validation.report, indent=2, ensure_ascii=False) + "\n",
+                                                  encoding="utf-8")
 
     failed = failures(validation)
     if failed:
@@ -97,37 +104,21 @@ def ingest(name: str, params: Params) -> IngestResult:
     return IngestResult(name, output_dir, validation)
 
 
-def write_records(path: Path, records_by_split: dict[str, list[Record]]) -> None:
+def write_records(path: Path, records_by_split: dict[str, list[Record]], schema: pa.Schema) -> None:
     rows = [record for split in sorted(records_by_split) for record in records_by_split[split]]
-    table = pa.Table.from_pydict(
-        {
-            "uid": [r.uid for r in rows],
-            "task": [r.task for r in rows],
-            "split": [r.split for r in rows],
-            "tokens": [r.tokens for r in rows],
-            "tags": [r.tags for r in rows],
-            "label": [r.label for r in rows],
-            "source": [r.source for r in rows],
-        },
-        schema=RECORD_SCHEMA,
-    )
-    pq.write_table(table, path)
+    columns = {"uid": [r.uid for r in rows], "task": [r.task for r in rows], "split": [r.split for r in rows],
+               "source": [r.source for r in rows]}
+    for name in schema.names[len(KEY_COLUMNS):]:
+        columns[name] = [r.fields[name] for r in rows]
+    pq.write_table(pa.Table.from_pydict(columns, schema=schema), path)
 
 
 def counts_table(params: Params) -> list[dict]:
     """One row per corpus file from the ingest reports: what was read, accepted and quarantined."""
     rows = []
     for name in params.corpora:
-        report = json.loads((params.interim_dir / name / "report.json").read_text())
-        for split, entry in report["splits"].items():
-            rows.append(
-                {
-                    "corpus": name,
-                    "split": split,
-                    "file": entry["file"],
-                    "read": entry["read"],
-                    "accepted": entry["accepted"],
-                    "quarantined": entry["quarantined"],
-                }
-            )
+        report = json.loads((params.interim_dir / name / params.paths.ingest_report).read_text(encoding="utf-8"))
+        for file, entry in report["files"].items():
+            for split, counts in entry["splits"].items():
+                rows.append({"corpus": name, "file": file, "split": split, **counts})
     return rows

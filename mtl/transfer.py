@@ -42,11 +42,13 @@ import torch
 
 from mtl import evaluation
 from mtl.baseline import baseline_dir
-from mtl.config import Params, TaskConfig
+from mtl.config import Params
 from mtl.model import MultiTaskModel, load_model, predict
-from mtl.tasks import get_kind
+from mtl.model.predict import texts_of
+from mtl.tasks import kind_of
+from mtl.tasks.kind import TaskOptions
 from mtl.training.data import TaskData, read_labels, read_split
-from mtl.training.loop import setup_torch
+from mtl.training.device import setup_threads
 
 NEGATIVE, POSITIVE, NO_DIFFERENCE = "negative transfer", "positive transfer", "no significant difference"
 VERDICTS = (NEGATIVE, POSITIVE, NO_DIFFERENCE)
@@ -55,9 +57,9 @@ VERDICTS = (NEGATIVE, POSITIVE, NO_DIFFERENCE)
 # --- per task: paired comparison ------------------------------------------------------------------
 
 
-def verdict(ci: list[float]) -> str:
-    """The verdict on an interval of multi-task minus single-task."""
-    lo, hi = ci
+def verdict(ci: list[float], lower_is_better: bool = False) -> str:
+    """The verdict on an interval of multi-task minus single-task (of a metric where lower is better: MSE)."""
+    lo, hi = sorted(-x for x in ci) if lower_is_better else ci
     if hi < 0:
         return NEGATIVE
     if lo > 0:
@@ -70,7 +72,7 @@ def compare_task(
     gold: list,
     multi_pred: list,
     single_pred: list,
-    task_cfg: TaskConfig,
+    task_cfg: TaskOptions,
     labels: list[str],
     metric: str,
     *,
@@ -97,14 +99,14 @@ def compare_task(
         "multi_task": scored(pair.candidate),
         "single_task": scored(pair.production),
         "difference": difference,
-        "verdict": verdict(difference["ci"]),
+        "verdict": verdict(difference["ci"], metric in kind_of(task_cfg).lower_is_better),
     }
 
 
 def task_metric(params: Params, task: str) -> str:
     """The gate's metric for the task when it names one, else the kind's default (the primary metric)."""
     entry = params.gate.tasks.get(task)
-    return (entry.metric if entry else None) or get_kind(params.tasks[task].kind).default_metric(params.tasks[task])
+    return (entry.metric if entry else None) or kind_of(params.tasks[task]).default_metric(params.tasks[task])
 
 
 # --- cost: parameters and prediction speed --------------------------------------------------------
@@ -152,7 +154,7 @@ def inference_cost(
         multi_times.append(timed(lambda: predict(multi, sentences, tasks, batch_size)))
         for task, model in singles.items():
             single_times[task].append(timed(lambda: predict(model, sentences, [task], batch_size)))
-    tokens = sum(len(s) for s in sentences)
+    tokens = sum(len(text) for item in sentences for text in texts_of(item))
     multi_seconds = min(multi_times)
     # Best of the repeats' totals: each repeat ran all N models, so the sum is one realistic pass.
     single_seconds = min(sum(times[r] for times in single_times.values()) for r in range(repeats))
@@ -253,7 +255,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 def load_baselines(params: Params, tasks: list[str]) -> dict[str, MultiTaskModel]:
     singles = {}
     for task in tasks:
-        folder = baseline_dir(params, task) / "model"
+        folder = params.run_file("model", baseline_dir(params, task))
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"no single-task baseline for {task!r} at {folder}: "
                                     f"run `mtl baseline --task {task}`")
@@ -268,27 +270,26 @@ def transfer_report(params: Params, split: str = "test") -> dict[str, Any]:
     """Compare the candidate (<run>/model) with every task's baseline (<run>/baselines/<task>/model) on
     `split`: reports/transfer.json (a DVC metric) and reports/transfer.md. Timed with training.threads,
     the threads the models were trained with."""
-    setup_torch(params.training)
-    candidate_dir = params.run_dir / "model"
+    setup_threads(params.training.threads)
+    candidate_dir = params.run_file("model")
     if not (candidate_dir / "config.json").is_file():
         raise FileNotFoundError(f"no multi-task candidate at {candidate_dir}: run `mtl train` first")
     multi = load_model(candidate_dir)
     tasks = {name: params.tasks[name] for name in multi.config.tasks if name in params.tasks}
     singles = load_baselines(params, list(tasks))
-    data: dict[str, TaskData] = read_split(params.unified_dir, split, tasks, read_labels(params.unified_dir))
+    data: dict[str, TaskData] = read_split(params.unified_dir, split, tasks, read_labels(params.unified_dir / params.paths.labels))
     config, batch = params.baseline, params.training.eval_batch_size
     rows = {}
     for name, task in data.items():
         rows[name] = compare_task(
-            name, task.gold, predict(multi, task.sentences, [name], batch)[name],
-            predict(singles[name], task.sentences, [name], batch)[name], tasks[name], task.labels,
+            name, task.gold, predict(multi, task.inputs, [name], batch)[name],
+            predict(singles[name], task.inputs, [name], batch)[name], tasks[name], task.labels,
             task_metric(params, name), n_bootstrap=config.n_bootstrap, confidence=config.confidence, seed=config.seed,
         )
-    sentences = round_robin({name: task.sentences for name, task in data.items()}, config.timing_sentences)
+    sentences = round_robin({name: task.inputs for name, task in data.items()}, config.timing_sentences)
     cost = inference_cost(multi, singles, sentences, repeats=config.timing_repeats, batch_size=batch)
     report = build_report(rows, cost, params, split)
-    reports = params.reports_dir
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "transfer.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (reports / "transfer.md").write_text(to_markdown(report), encoding="utf-8")
+    params.reports_dir.mkdir(parents=True, exist_ok=True)
+    params.report("transfer").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    params.report("transfer_table").write_text(to_markdown(report), encoding="utf-8")
     return report

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mtl.corpora.lines import ReaderOptions, iter_lines, reject
+from mtl.corpora.lines import Problem, ReaderOptions, iter_lines, reject
 from mtl.records import Record, Rejection, make_uid, source_of
 
 DOCSTART = "-DOCSTART-"
@@ -57,18 +57,18 @@ def read(
     raw: list[str] = []
     tokens: list[str] = []
     tags: list[str] = []
-    problem = ""
+    problem: Problem | None = None
 
     for number, text in lines:
         if text.__class__ is not str:  # a Rejection: this line could not be read, so neither can its sentence
             start = start or number
             raw.append(text.raw)
-            problem = problem or f"line {number}: {text.reason}"
+            problem = problem or Problem(text.key, f"line {number}: {text.reason}")
             continue
         if not text or text.isspace() or text.startswith(DOCSTART):
             if start:
                 yield _sentence(path, start, raw, tokens, tags, problem, options.scheme, corpus, task, split)
-                start, raw, tokens, tags, problem = 0, [], [], [], ""
+                start, raw, tokens, tags, problem = 0, [], [], [], None
             continue
         start = start or number
         raw.append(text)
@@ -76,11 +76,11 @@ def read(
             continue
         columns = text.split(separator)
         if len(columns) < needed:
-            problem = f"line {number}: expected at least {needed} columns, found {len(columns)}"
+            problem = Problem("column_count", f"line {number}: expected at least {needed} columns, found {len(columns)}")
             continue
         token, tag = columns[token_at], columns[tag_at].strip()
         if not token or not tag:
-            problem = f"line {number}: empty {'token' if not token else 'tag'}"
+            problem = Problem("empty_field", f"line {number}: empty {'token' if not token else 'tag'}")
             continue
         tokens.append(token)
         tags.append(tag)
@@ -98,7 +98,7 @@ def _sentence(
     raw: list[str],
     tokens: list[str],
     tags: list[str],
-    problem: str,
+    problem: Problem | None,
     scheme: str,
     corpus: str,
     task: str,
@@ -111,8 +111,7 @@ def _sentence(
         uid=make_uid(corpus, split, f"{path.name}:{start}"),
         task=task,
         split=split,
-        tokens=tokens,
-        tags=to_bio(tags, scheme),
+        fields={"tokens": tokens, "tags": to_bio(tags, scheme)},
         source=source_of(corpus, path.name, start),
         raw=text,
     )

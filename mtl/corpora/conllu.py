@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from mtl.corpora.lines import ReaderOptions, iter_lines, reject
+from mtl.corpora.lines import Problem, ReaderOptions, iter_lines, reject
 from mtl.records import Record, Rejection, make_uid, source_of
 
 COLUMNS = 10
@@ -43,18 +43,18 @@ def read(
     tokens: list[str] = []
     tags: list[str] = []
     in_tokens = False  # a token line has been seen: comments must come before it
-    problem = ""  # why the block will be rejected; the first problem found is the one reported
+    problem: Problem | None = None  # why the block will be rejected; the first problem found is the one reported
 
     for number, text in lines:
         if text.__class__ is not str:  # a Rejection: this line could not be read, so neither can its block
             start = start or number
             raw.append(text.raw)
-            problem = problem or f"line {number}: {text.reason}"
+            problem = problem or Problem(text.key, f"line {number}: {text.reason}")
             continue
         if not text or text.isspace():
             if start:
                 yield _sentence(path, start, raw, tokens, tags, problem, corpus=corpus, task=task, split=split)
-                start, raw, tokens, tags, in_tokens, problem = 0, [], [], [], False, ""
+                start, raw, tokens, tags, in_tokens, problem = 0, [], [], [], False, None
             continue
         start = start or number
         raw.append(text)
@@ -62,24 +62,24 @@ def read(
             continue
         if text[0] == "#":
             if in_tokens:
-                problem = f"line {number}: comment line after the first token line"
+                problem = Problem("misplaced_comment", f"line {number}: comment line after the first token line")
             continue
         in_tokens = True
         columns = text.split("\t")
         if len(columns) != COLUMNS:
-            problem = f"line {number}: expected {COLUMNS} tab-separated columns, found {len(columns)}"
+            problem = Problem("column_count", f"line {number}: expected {COLUMNS} tab-separated columns, found {len(columns)}")
             continue
         word_id = columns[0]
         if word_id.isdecimal():
             if int(word_id) != len(tokens) + 1:
-                problem = f"line {number}: word id {word_id} out of sequence, expected {len(tokens) + 1}"
+                problem = Problem("bad_word_id", f"line {number}: word id {word_id} out of sequence, expected {len(tokens) + 1}")
             elif not columns[1] or not columns[tag_index]:
-                problem = f"line {number}: empty FORM or {options.tag_column.upper()} column"
+                problem = Problem("empty_field", f"line {number}: empty FORM or {options.tag_column.upper()} column")
             else:
                 tokens.append(columns[1])
                 tags.append(columns[tag_index])
         elif not _is_range_or_empty_node(word_id):
-            problem = f"line {number}: id {word_id!r} is not an integer, a range (1-2) or an empty node (1.1)"
+            problem = Problem("bad_word_id", f"line {number}: id {word_id!r} is not an integer, a range (1-2) or an empty node (1.1)")
     if start:  # the file did not end with a blank line
         yield _sentence(path, start, raw, tokens, tags, problem, corpus=corpus, task=task, split=split)
 
@@ -90,7 +90,7 @@ def _sentence(
     raw: list[str],
     tokens: list[str],
     tags: list[str],
-    problem: str,
+    problem: Problem | None,
     *,
     corpus: str,
     task: str,
@@ -100,13 +100,12 @@ def _sentence(
     if problem:
         return reject(corpus, path, start, split, text, problem)
     if not tokens:
-        return reject(corpus, path, start, split, text, "sentence has no words")
+        return reject(corpus, path, start, split, text, Problem("empty", "sentence has no words"))
     return Record(
         uid=make_uid(corpus, split, f"{path.name}:{start}"),
         task=task,
         split=split,
-        tokens=tokens,
-        tags=tags,
+        fields={"tokens": tokens, "tags": tags},
         source=source_of(corpus, path.name, start),
         raw=text,
     )

@@ -66,18 +66,21 @@ def pull_corpus(name: str, corpus: CorpusConfig, raw_dir: Path, mirror: Path | N
     """Make <raw_dir>/<name>/ hold every file of the corpus: fetch (and verify) the missing ones."""
     target_dir = raw_dir / name
     target_dir.mkdir(parents=True, exist_ok=True)
-    return [_pull_file(name, file, target_dir, mirror) for file in corpus.files.values()]
+    folder = mirror / (corpus.mirror_name or name) if mirror is not None else None
+    return [_pull_file(name, file, target_dir, folder) for file in corpus.files.values()]
 
 
-def _pull_file(corpus: str, file: CorpusFile, target_dir: Path, mirror: Path | None) -> Fetched:
+def _pull_file(corpus: str, file: CorpusFile, target_dir: Path, mirror_folder: Path | None) -> Fetched:
+    """mirror_folder: the corpus's folder in the mirror (MIRROR/<mirror_name or corpus>/), None without one."""
     target = target_dir / file.path
     if target.exists():
         return Fetched(corpus, file.path, "present" if sha256_of(target) == file.sha256 else MODIFIED, target)
 
-    if mirror is not None:
-        origin, source = "mirror", mirror / corpus / file.path
+    if mirror_folder is not None:
+        origin, source = "mirror", mirror_folder / file.path
         if not source.is_file():
-            raise FetchError(f"{corpus}/{file.path}: not in the mirror folder {mirror} (looked for {source})")
+            raise FetchError(f"{corpus}/{file.path}: not in the mirror folder {mirror_folder.parent} (looked for "
+                             f"{source})")
     elif file.url:
         origin, source = "download", file.url
     else:

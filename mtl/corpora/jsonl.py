@@ -1,10 +1,12 @@
-"""JSON Lines: one JSON object per line, for tagging or for classification.
+"""JSON Lines: one JSON object per line, for any task kind.
 
 Tagging:        {"tokens": ["New", "York"], "tags": ["B-location", "I-location"]}
 Classification: {"text": "a raw sentence", "label": "positive"}  (the text is tokenized)
-Tokens come from the tokens field when present, else from the text field; the record is a tagging one
-when it has tags, a classification one when it has a label, and never both. An integer label is read
-as its decimal string ({"label": 1} is "1"). Blank lines hold no data and are not records.
+Pairs, scores:  {"text": "A man plays.", "text_b": "Someone plays.", "label": 4.5}
+Tokens come from the tokens field when present, else from the text field (likewise a pair's second text);
+tags and label are passed on when present, and the task's kind says which it needs. A numeric label is read
+as its decimal string ({"label": 1} is "1", 4.5 is "4.5"). `extra_fields` are passed on as they are, for
+kinds whose fields are none of these. Blank lines hold no data and are not records.
 """
 
 from __future__ import annotations
@@ -12,17 +14,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from mtl.corpora.lines import ReaderOptions, iter_lines, reject
+from mtl.corpora.lines import Problem, ReaderOptions, iter_lines, reject
 from mtl.corpora.tokenize import Tokenizer, TokenizerName, get_tokenizer
 from mtl.records import Record, Rejection, make_uid, source_of
 
 
 class Options(ReaderOptions):
     tokens_field: str = "tokens"
-    tags_field: str = "tags"
     text_field: str = "text"
+    tokens_b_field: str = "tokens_b"  # a pair's second text, as tokens ...
+    text_b_field: str = "text_b"  # ... or as raw text
+    tags_field: str = "tags"
     label_field: str = "label"
+    extra_fields: list[str] = []  # JSON fields passed on unchanged, under their own names
     tokenizer: TokenizerName = "wordpunct"
 
 
@@ -44,26 +50,22 @@ def read(
         if not text or text.isspace():
             continue
         try:
-            tokens, tags, label = _fields(text, options, tokenize)
+            fields = _fields(text, options, tokenize)
         except ValueError as problem:  # json.JSONDecodeError is a ValueError too
-            yield reject(corpus, path, number, split, text, str(problem))
+            yield reject(corpus, path, number, split, text, Problem("bad_json", str(problem)))
             continue
         yield Record(
             uid=make_uid(corpus, split, f"{path.name}:{number}"),
             task=task,
             split=split,
-            tokens=tokens,
-            tags=tags,
-            label=label,
+            fields=fields,
             source=source_of(corpus, path.name, number),
             raw=text,
         )
 
 
-def _fields(
-    text: str, options: Options, tokenize: Tokenizer
-) -> tuple[list[str], list[str], str | None]:
-    """(tokens, tags, label) of one line; a ValueError names what is wrong."""
+def _fields(text: str, options: Options, tokenize: Tokenizer) -> dict[str, Any]:
+    """The record fields of one line; a ValueError names what is wrong."""
     try:
         item = json.loads(text)
     except json.JSONDecodeError as error:
@@ -71,33 +73,40 @@ def _fields(
     if not isinstance(item, dict):
         raise ValueError(f"expected a JSON object, found {_json_type(item)}")
 
-    if options.tokens_field in item:
-        tokens = _strings(item[options.tokens_field], options.tokens_field)
-    elif options.text_field in item:
-        words = item[options.text_field]
-        if not isinstance(words, str):
-            raise ValueError(f"field {options.text_field!r} must be a string, found {_json_type(words)}")
-        tokens = tokenize(words)
-        if not tokens:
-            raise ValueError(f"field {options.text_field!r} holds no tokens")
-    else:
-        raise ValueError(f"missing field {options.tokens_field!r} or {options.text_field!r}")
+    fields: dict[str, Any] = {"tokens": _text(item, options.tokens_field, options.text_field, tokenize)}
+    if options.tokens_b_field in item or options.text_b_field in item:
+        fields["tokens_b"] = _text(item, options.tokens_b_field, options.text_b_field, tokenize)
+    if options.tags_field in item:
+        fields["tags"] = _strings(item[options.tags_field], options.tags_field)
+    if options.label_field in item:
+        fields["label"] = _label(item[options.label_field], options.label_field)
+    for name in options.extra_fields:
+        if name in item:
+            fields[name] = item[name]
+    return fields
 
-    has_tags, has_label = options.tags_field in item, options.label_field in item
-    if has_tags == has_label:
-        state = "both" if has_tags else "neither"
-        raise ValueError(f"expected one of the fields {options.tags_field!r} or {options.label_field!r}, found {state}")
-    if has_tags:
-        tags = _strings(item[options.tags_field], options.tags_field)
-        if len(tags) != len(tokens):
-            raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags")
-        return tokens, tags, None
-    label = item[options.label_field]
-    if isinstance(label, int) and not isinstance(label, bool):
-        label = str(label)
-    if not isinstance(label, str) or not label.strip():
-        raise ValueError(f"field {options.label_field!r} must be a non-empty string, found {_json_type(label)}")
-    return tokens, [], label.strip()
+
+def _text(item: dict, tokens_field: str, text_field: str, tokenize: Tokenizer) -> list[str]:
+    """A text's tokens: the tokens field as given, else the text field tokenized."""
+    if tokens_field in item:
+        return _strings(item[tokens_field], tokens_field)
+    if text_field not in item:
+        raise ValueError(f"missing field {tokens_field!r} or {text_field!r}")
+    words = item[text_field]
+    if not isinstance(words, str):
+        raise ValueError(f"field {text_field!r} must be a string, found {_json_type(words)}")
+    tokens = tokenize(words)
+    if not tokens:
+        raise ValueError(f"field {text_field!r} holds no tokens")
+    return tokens
+
+
+def _label(value: Any, name: str) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"field {name!r} must be a non-empty string or a number, found {_json_type(value)}")
+    return value.strip()
 
 
 def _strings(value: object, name: str) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from mtl.corpora.lines import ReaderOptions, iter_lines, reject
+from mtl.corpora.lines import Problem, ReaderOptions, iter_lines, reject
 from mtl.corpora.tokenize import TokenizerName, get_tokenizer
 from mtl.records import Record, Rejection, make_uid, source_of
 
@@ -43,16 +43,17 @@ def read(
         question = rest[0].strip() if rest else ""
         major, colon, minor = label.partition(":")
         if not colon or not major or not minor:
-            yield reject(corpus, path, number, split, text, f"label {label!r} is not of the form COARSE:fine")
+            yield reject(corpus, path, number, split, text,
+                         Problem("bad_label", f"label {label!r} is not of the form COARSE:fine"))
         elif not question:
-            yield reject(corpus, path, number, split, text, f"no question after the label {label!r}")
+            yield reject(corpus, path, number, split, text,
+                         Problem("empty_field", f"no question after the label {label!r}"))
         else:
             yield Record(
                 uid=make_uid(corpus, split, f"{path.name}:{number}"),
                 task=task,
                 split=split,
-                tokens=tokenize(question),
-                label=major if coarse else label,
+                fields={"tokens": tokenize(question), "label": major if coarse else label},
                 source=source_of(corpus, path.name, number),
                 raw=text,
             )

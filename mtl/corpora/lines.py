@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -55,8 +55,16 @@ def clip(raw: str, limit: int = RAW_LIMIT) -> str:
     return raw if len(raw) <= limit else raw[:limit] + f"... [{len(raw) - limit} more characters]"
 
 
-def reject(corpus: str, path: Path, line: int, split: str, raw: str, reason: str) -> Rejection:
-    return Rejection(source=source_of(corpus, path.name, line), split=split, raw=clip(raw), reason=reason)
+class Problem(NamedTuple):
+    """Why a unit of input is refused: a stable key (counted in reports) and the reason a person reads."""
+
+    key: str
+    text: str
+
+
+def reject(corpus: str, path: Path, line: int, split: str, raw: str, problem: Problem) -> Rejection:
+    return Rejection(source=source_of(corpus, path.name, line), split=split, raw=clip(raw), reason=problem.text,
+                     key=problem.key)
 
 
 def iter_lines(
@@ -87,7 +95,7 @@ def iter_lines(
                 if size > len(shown):
                     raw += f"... [{size - len(shown)} more bytes]"
                 reason = f"line of {size} bytes exceeds max_line_bytes={max_line_bytes}"
-                yield number, Rejection(source_of(corpus, path.name, number), split, raw, reason)
+                yield number, Rejection(source_of(corpus, path.name, number), split, raw, reason, key="line_too_long")
                 continue
             try:
                 text = data.decode(encoding)
@@ -95,7 +103,7 @@ def iter_lines(
                 bad = error.object[error.start]
                 reason = f"invalid {error.encoding} byte 0x{bad:02X} at column {error.start + 1}"
                 raw = data.decode(encoding, errors="backslashreplace")
-                yield number, reject(corpus, path, number, split, raw, reason)
+                yield number, reject(corpus, path, number, split, raw, Problem("decode_error", reason))
                 continue
             yield number, text
 

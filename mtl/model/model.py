@@ -1,15 +1,13 @@
 """The multi-task model: encoder(s) shared as the sharing scheme says, one small head per task.
 
-Reading order: config, MultiTaskModel. The encoders come from mtl/model/encoders/ (bilstm, transformer,
-pretrained: each maps a batch to one state per word), the sharing scheme from mtl/model/sharing/ (hard, the
-default: one shared encoder; soft, adversarial, attention), the heads from the task kinds (mtl/tasks/*.py,
-building on mtl/model/heads.py), so nothing here knows one encoder, scheme or task kind from another.
-Shapes: B sentences, T words, H encoder width, L labels.
+The encoders come from mtl/model/encoders/ (bilstm, transformer, pretrained: each maps a batch's texts to one
+state per word), the sharing scheme from mtl/model/sharing/ (hard, soft, adversarial, attention), the heads
+from the task kinds (mtl/tasks/), so nothing here knows one encoder, scheme or task kind from another. Its
+shape is a MultiTaskConfig (spec.py). Shapes: B examples, T words, H encoder width, L labels.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -17,44 +15,7 @@ from torch import nn
 
 from mtl.model.batch import Batch
 from mtl.model.sharing import get_sharing
-from mtl.tasks import get_kind
-
-
-@dataclass
-class TaskSpec:
-    kind: str  # a name in mtl.tasks.KINDS
-    labels: list[str]  # id -> label name
-    scheme: str = "none"
-    options: dict[str, Any] = field(default_factory=dict)  # passed to the kind's build_head (e.g. crf)
-
-
-@dataclass
-class MultiTaskConfig:
-    """The model's shape; build_model fills it from params.model, the vocabularies and the labels."""
-
-    n_words: int
-    n_chars: int
-    word_dim: int
-    char_dim: int
-    char_filters: int
-    char_kernel: int
-    hidden_size: int  # per LSTM direction
-    layers: int  # BiLSTM or Transformer layers
-    dropout: float
-    word_dropout: float
-    tasks: dict[str, TaskSpec]
-    encoder: str = "bilstm"  # a name in mtl.model.encoders.ENCODERS
-    encoder_options: dict[str, Any] = field(default_factory=dict)  # the encoder's own settings (its prepare())
-    sharing: str = "hard"  # a name in mtl.model.sharing.SCHEMES; absent from models saved before schemes
-    sharing_options: dict[str, Any] = field(default_factory=dict)  # the scheme's own settings (its options())
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> MultiTaskConfig:
-        tasks = {name: TaskSpec(**spec) for name, spec in data["tasks"].items()}
-        return cls(**{**data, "tasks": tasks})
+from mtl.model.spec import MultiTaskConfig
 
 
 class MultiTaskModel(nn.Module):
@@ -72,16 +33,15 @@ class MultiTaskModel(nn.Module):
         for name, part in parts.items():
             self.add_module(name, part)
         self.heads = nn.ModuleDict(
-            {
-                name: get_kind(spec.kind).build_head(head_size, len(spec.labels), spec.options)
-                for name, spec in config.tasks.items()
-            }
+            {name: spec.task_kind.build_head(head_size, len(spec.labels), spec.options)
+             for name, spec in config.tasks.items()}
         )
         self._auxiliary: torch.Tensor | None = None  # the last training pass's auxiliary loss
 
     def forward(self, batch: Batch, tasks: list[str]) -> dict[str, Any]:
-        """{task: head output}: each shared encoder runs once, then each asked head reads its task's states.
-        In training (with gradients) the scheme's auxiliary loss of this pass is kept for auxiliary_loss()."""
+        """{task: head output}: each shared encoder runs once over the batch's texts, then each asked head reads
+        its task's states. In training (with gradients) the scheme's auxiliary loss of this pass is kept for
+        auxiliary_loss()."""
         scheme = get_sharing(self.config.sharing)
         outputs, self._auxiliary = scheme.forward(self, batch, tasks, self.training and torch.is_grad_enabled())
         return outputs

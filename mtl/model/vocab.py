@@ -43,6 +43,10 @@ class Vocab:
             chars[i, : len(ids)] = ids
         return words, chars
 
+    def encode_texts(self, texts: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text of an example, encoded on its own (a word vocabulary reads a pair's texts alike)."""
+        return [self.encode(tokens) for tokens in texts]
+
     def to_json(self) -> dict:
         return {"words": self.words, "chars": self.chars, "lowercase": self.lowercase,
                 "max_word_chars": self.max_word_chars}

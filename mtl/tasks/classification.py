@@ -1,125 +1,92 @@
-"""Classification: one label per text (sentiment, question type)."""
+"""Classification: one label per example. Two kinds from one class: `classification` reads one text (sentiment,
+question type), `pair_classification` two (entailment: does text A entail text B?). A pair's texts are
+encoded by the shared encoder like any sentence and compared by the head (TextsScorer)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # annotations only: the data stages must not pay for importing torch or GX here
+import pyarrow as pa
+from pydantic import create_model
+
+from mtl.tasks import labels as label_kind
+from mtl.tasks.kind import Check, TaskOptions, require_text
+
+if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     import torch
-    from great_expectations.expectations import Expectation
-    from pandas import DataFrame
     from torch import nn
-
-    from mtl.config import ValidationConfig
-    from mtl.records import Record
 
 
 class Classification:
-    name = "classification"
+    lower_is_better = frozenset()
 
-    # --- validation ----------------------------------------------------------------------------
-    # A text's label is already a scalar: it must be present and in the label set.
+    def __init__(self, name: str, texts: list[str]) -> None:
+        self.name, self._texts = name, texts
+        self.Options = create_model(f"{name.title().replace('_', '')}Options", __base__=TaskOptions,
+                                    kind=(Literal[name], name))  # no knobs beyond kind and labels
 
-    def labels_of(self, record: Record) -> list[str]:
-        return [] if record.label is None else [record.label]
+    # --- records --------------------------------------------------------------------------------------
 
-    def derived_columns(self, frame: DataFrame, labels: list[str]) -> DataFrame:
-        return frame[["label"]]
+    def fields(self, options: TaskOptions) -> dict[str, pa.DataType]:
+        return {**{text: pa.list_(pa.string()) for text in self._texts}, "label": pa.string()}
 
-    def expectations(self, labels: list[str], config: ValidationConfig) -> list[tuple[Expectation, str]]:
-        """(expectation, quarantine reason); "{value}" in a reason becomes the record's failing value."""
-        import great_expectations as gx
+    def parse(self, fields: dict[str, Any], options: TaskOptions) -> dict[str, Any]:
+        texts = {text: require_text(fields, text, self.name) for text in self._texts}
+        return {**texts, "label": label_kind.parse_label(fields, self.name)}
 
-        return [
-            (gx.expectations.ExpectColumnValuesToNotBeNull(column="label"), "no label"),
-            (
-                gx.expectations.ExpectColumnValuesToBeInSet(column="label", value_set=list(labels)),
-                "label outside the label set: {value}",
-            ),
-        ]
+    def text_fields(self, options: TaskOptions) -> list[str]:
+        return list(self._texts)
 
-    # --- model ---------------------------------------------------------------------------------
-    # Attention pooling with a learned query per task over the shared states, then a linear layer.
-    # The target is one label id per text. torch and the heads are imported inside the methods (see
-    # tagging.py for why).
+    def labels_of(self, fields: dict[str, Any]) -> list[str]:
+        return [fields["label"]]
 
-    def build_head(self, hidden_size: int, n_labels: int, options: dict) -> "nn.Module":
-        from mtl.model.heads import AttentionPooler
+    # --- validation: the label is a scalar already: present and in the label set ----------------------
 
-        return AttentionPooler(hidden_size, n_labels)
+    def derived_columns(self, frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+        return label_kind.label_frame(frame)
 
-    def target(self, example) -> str:
-        """The gold answer of a unified row (a mapping with "label"), as decode returns it."""
-        return example["label"]
+    def checks(self, labels: list[str], options: TaskOptions) -> list[Check]:
+        return label_kind.label_checks(labels)
 
-    def target_ids(self, example, label_ids: dict[str, int]) -> int:
-        return label_ids[example["label"]]
+    # --- model: attention pooling with the head's own query, then a linear layer (a pair: compared first) --
 
-    def collate_targets(self, targets: list[int], length: int) -> "torch.Tensor":
-        import torch
+    def build_head(self, hidden_size: int, n_labels: int, options: dict) -> nn.Module:
+        from mtl.tasks.layers import TextClassifier, TextsScorer
 
-        return torch.tensor(targets, dtype=torch.long)  # (B,)
+        if len(self._texts) == 1:
+            return TextClassifier(hidden_size, n_labels)
+        return TextsScorer(hidden_size, n_labels, n_texts=len(self._texts))
 
-    def loss(self, head_output, batch) -> "torch.Tensor":
-        import torch.nn.functional as F
+    def target(self, fields: dict[str, Any]) -> str:
+        return fields["label"]
 
-        return F.cross_entropy(head_output, batch.targets)  # logits (B, L), targets (B,)
+    def target_ids(self, fields: dict[str, Any], label_ids: dict[str, int]) -> int:
+        return label_ids[fields["label"]]
+
+    def collate_targets(self, targets: list[int], length: int) -> torch.Tensor:
+        return label_kind.collate_labels(targets)
+
+    def loss(self, head_output, batch) -> torch.Tensor:
+        return label_kind.cross_entropy(head_output, batch.targets)
 
     def decode(self, head_output, batch) -> list[str]:
-        return [batch.labels[i] for i in head_output.argmax(dim=-1).tolist()]
+        return label_kind.decode_labels(head_output, batch.labels)
 
-    # --- metrics -------------------------------------------------------------------------------
-    # Metrics are computed from per-example sufficient statistics whose column sums determine every
-    # metric, so a corpus score and each bootstrap resample are "sum the rows, apply one formula".
-    # Columns, with k = len(labels) + 1: tp per class (k) | fp per class (k) | fn per class (k) |
-    # correct | examples. The extra last class pools labels outside `labels` (a dev/test label never
-    # seen in train): such examples count as errors and pull macro-F1 down instead of crashing.
-    # numpy is imported inside the methods so importing the kind registry stays cheap.
+    # --- metrics --------------------------------------------------------------------------------------
 
-    def default_metric(self, task_cfg) -> str:
+    def metric_names(self, options: TaskOptions) -> list[str]:
+        return list(label_kind.METRICS)
+
+    def default_metric(self, options: TaskOptions) -> str:
         return "accuracy"
 
-    def metric_names(self, task_cfg) -> list[str]:
-        return ["accuracy", "macro_f1"]
+    def example_stats(self, gold: list, pred: list, labels: list[str], options: TaskOptions) -> np.ndarray:
+        return label_kind.example_stats(gold, pred, labels)
 
-    def example_stats(self, gold: list, pred: list, labels: list[str], task_cfg) -> "np.ndarray":
-        """(n_examples, 3 * (len(labels) + 1) + 2) float64; gold and pred are lists of label strings."""
-        import numpy as np
-
-        if len(gold) != len(pred):
-            raise ValueError(f"{len(gold)} gold labels but {len(pred)} predicted")
-        k = len(labels) + 1
-        index = {label: i for i, label in enumerate(labels)}
-        gold_ix = np.array([index.get(y, k - 1) for y in gold], dtype=np.int64)
-        pred_ix = np.array([index.get(y, k - 1) for y in pred], dtype=np.int64)
-        hit = np.array([g == p for g, p in zip(gold, pred)], dtype=bool)
-        rows = np.zeros((len(gold), 3 * k + 2), dtype=np.float64)
-        every = np.arange(len(gold))
-        rows[every[hit], gold_ix[hit]] = 1  # tp of the gold class
-        rows[every[~hit], k + pred_ix[~hit]] = 1  # fp of the predicted class
-        rows[every[~hit], 2 * k + gold_ix[~hit]] = 1  # fn of the gold class
-        rows[:, 3 * k] = hit
-        rows[:, 3 * k + 1] = 1
-        return rows
-
-    def metrics_from_stats(self, totals: "np.ndarray", labels: list[str], task_cfg) -> dict[str, float]:
-        k = len(labels) + 1
-        tp, fp, fn = totals[:k], totals[k : 2 * k], totals[2 * k : 3 * k]
-        # Macro-F1 averages over the classes present in gold or predictions (as scikit-learn does
-        # without an explicit label list), so a class a resample happens to miss is not scored 0.
-        support = 2 * tp + fp + fn
-        present = support > 0
-        macro_f1 = float((2 * tp[present] / support[present]).mean()) if present.any() else 0.0
-        examples = totals[3 * k + 1]
-        accuracy = float(totals[3 * k] / examples) if examples else 0.0
-        return {"accuracy": accuracy, "macro_f1": macro_f1}
+    def metrics_from_stats(self, totals: np.ndarray, labels: list[str], options: TaskOptions) -> dict[str, float]:
+        return label_kind.metrics_from_stats(totals, labels)
 
     def confusion(self, gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, int]] | None:
-        """{gold: {pred: count}} over `labels` plus any label seen outside them (appended, sorted)."""
-        seen = sorted({*gold, *pred} - set(labels))
-        names = [*labels, *seen]
-        table = {g: {p: 0 for p in names} for g in names}
-        for g, p in zip(gold, pred):
-            table[g][p] += 1
-        return table
+        return label_kind.confusion(gold, pred, labels)

@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-if TYPE_CHECKING:  # annotations only: the data stages must not pay for importing torch or GX here
+import pyarrow as pa
+
+from mtl.tasks.kind import Check, FieldError, TaskOptions, require, token_list_error
+
+if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
     import torch
-    from great_expectations.expectations import Expectation
-    from pandas import DataFrame
     from torch import nn
 
-    from mtl.config import ValidationConfig
-    from mtl.records import Record
+
+class TaggingOptions(TaskOptions):
+    kind: Literal["tagging"] = "tagging"
+    scheme: Literal["none", "bio"] = "none"  # "bio" adds entity-level metrics (seqeval's) and makes entity F1 primary
+    crf: bool = True  # a linear-chain CRF + Viterbi over the tags instead of independent per-token softmaxes
 
 
 class Tagging:
-    name = "tagging"
+    name: ClassVar[str] = "tagging"
+    Options: ClassVar[type[TaskOptions]] = TaggingOptions
+    lower_is_better: ClassVar[frozenset[str]] = frozenset()
 
-    # --- validation ----------------------------------------------------------------------------
-    # A tagged sentence is checked through scalar columns, since GX has no expectations over lists:
-    # its tag count (against n_tokens) and the tags it uses outside the label set.
+    # --- records --------------------------------------------------------------------------------------
 
-    def labels_of(self, record: Record) -> list[str]:
-        return list(record.tags)
+    def fields(self, options: TaskOptions) -> dict[str, pa.DataType]:
+        return {"tokens": pa.list_(pa.string()), "tags": pa.list_(pa.string())}
 
-    def derived_columns(self, frame: DataFrame, labels: list[str]) -> DataFrame:
+    def parse(self, fields: dict[str, Any], options: TaskOptions) -> dict[str, Any]:
+        tags = require(fields, "tags", self.name)
+        problem = token_list_error(tags, "tags")
+        if problem:
+            raise FieldError("bad_tags", problem)
+        return {"tokens": fields["tokens"], "tags": list(tags)}
+
+    def text_fields(self, options: TaskOptions) -> list[str]:
+        return ["tokens"]
+
+    def labels_of(self, fields: dict[str, Any]) -> list[str]:
+        return list(fields["tags"])
+
+    # --- validation -----------------------------------------------------------------------------------
+    # GX has no expectations over lists, so a tagged sentence is checked through scalar columns: its tag
+    # count (against n_tokens) and the tags it uses outside the label set.
+
+    def derived_columns(self, frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
         """n_tags, and unknown_tags: the record's tags outside the label set, space-joined ("" if none)."""
         import pandas as pd
 
@@ -39,40 +62,32 @@ class Tagging:
             index=frame.index,
         )
 
-    def expectations(self, labels: list[str], config: ValidationConfig) -> list[tuple[Expectation, str]]:
-        """(expectation, quarantine reason); "{value}" in a reason becomes the record's failing value."""
+    def checks(self, labels: list[str], options: TaskOptions) -> list[Check]:
         import great_expectations as gx
 
         return [
-            (
-                gx.expectations.ExpectColumnPairValuesToBeEqual(column_A="n_tags", column_B="n_tokens"),
-                "n_tags != n_tokens: {value}",
-            ),
-            (
-                gx.expectations.ExpectColumnValuesToBeInSet(column="unknown_tags", value_set=[""]),
-                "tag outside the label set: {value}",
-            ),
+            Check(gx.expectations.ExpectColumnPairValuesToBeEqual(column_A="n_tags", column_B="n_tokens"),
+                  "n_tags_mismatch", "n_tags != n_tokens: {value}"),
+            Check(gx.expectations.ExpectColumnValuesToBeInSet(column="unknown_tags", value_set=[""]),
+                  "unknown_label", "tag outside the label set: {value}"),
         ]
 
-    # --- model ---------------------------------------------------------------------------------
-    # A linear layer per token over the shared states, with an optional CRF (options["crf"]).
-    # Targets are tag ids per token, padded with 0 (the mask keeps padding out of loss and decoding).
-    # torch and the head modules are imported inside the methods: the data stages load the kinds
-    # without paying for torch, and mtl.model (which looks the kinds up) is never imported in a cycle.
+    # --- model ----------------------------------------------------------------------------------------
+    # A linear layer per token over the shared states, with an optional CRF. Targets are tag ids per
+    # token, padded with 0 (the mask keeps padding out of loss and decoding).
 
-    def build_head(self, hidden_size: int, n_labels: int, options: dict) -> "nn.Module":
-        from mtl.model.heads import TokenTagger
+    def build_head(self, hidden_size: int, n_labels: int, options: dict) -> nn.Module:
+        from mtl.tasks.layers import TokenTagger
 
         return TokenTagger(hidden_size, n_labels, crf=bool(options.get("crf", False)))
 
-    def target(self, example) -> list[str]:
-        """The gold answer of a unified row (a mapping with "tags"), as decode returns it."""
-        return list(example["tags"])
+    def target(self, fields: dict[str, Any]) -> list[str]:
+        return list(fields["tags"])
 
-    def target_ids(self, example, label_ids: dict[str, int]) -> list[int]:
-        return [label_ids[tag] for tag in example["tags"]]
+    def target_ids(self, fields: dict[str, Any], label_ids: dict[str, int]) -> list[int]:
+        return [label_ids[tag] for tag in fields["tags"]]
 
-    def collate_targets(self, targets: list[list[int]], length: int) -> "torch.Tensor":
+    def collate_targets(self, targets: list[list[int]], length: int) -> torch.Tensor:
         import torch
 
         out = torch.zeros(len(targets), length, dtype=torch.long)  # (B, T)
@@ -80,49 +95,50 @@ class Tagging:
             out[i, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
         return out
 
-    def loss(self, head_output, batch) -> "torch.Tensor":
-        """Mean over tokens: cross-entropy, or the CRF's sentence NLLs summed and divided by the token
-        count (so a loss weight means the same with or without a CRF)."""
+    def loss(self, head_output, batch) -> torch.Tensor:
+        """Mean over tokens: cross-entropy, or the CRF's sentence NLLs summed and divided by the token count
+        (so a loss weight means the same with or without a CRF). In fp32 whatever the autocast: the CRF's
+        forward algorithm sums many log-probabilities."""
         import torch.nn.functional as F
 
         emissions, crf = head_output  # (B, T, L)
+        emissions, mask = emissions.float(), batch.texts[0].mask
         if crf is not None:
-            return crf.nll(emissions, batch.targets, batch.mask).sum() / batch.mask.sum()
-        return F.cross_entropy(emissions[batch.mask], batch.targets[batch.mask])
+            return crf.nll(emissions, batch.targets, mask).sum() / mask.sum()
+        return F.cross_entropy(emissions[mask], batch.targets[mask])
 
     def decode(self, head_output, batch) -> list[list[str]]:
         emissions, crf = head_output
+        text = batch.texts[0]
         if crf is not None:
-            paths = crf.viterbi(emissions, batch.mask)
+            paths = crf.viterbi(emissions.float(), text.mask)
         else:
             best = emissions.argmax(dim=-1).tolist()  # (B, T)
-            paths = [row[:n] for row, n in zip(best, batch.lengths.tolist())]
+            paths = [row[:n] for row, n in zip(best, text.lengths.tolist())]
         return [[batch.labels[i] for i in path] for path in paths]
 
-    # --- metrics -------------------------------------------------------------------------------
-    # Metrics are computed from per-sentence sufficient statistics whose column sums determine every
-    # metric, so a corpus score and each bootstrap resample are "sum the rows, apply one formula".
-    # Columns: correct tokens, tokens; with scheme "bio" also entity tp, predicted entities, gold
-    # entities. Entities follow seqeval's default (conlleval-like) mode: a stray I- opens an entity.
-    # numpy and seqeval are imported inside the methods so importing the kind registry stays cheap.
+    # --- metrics --------------------------------------------------------------------------------------
+    # Per-sentence sufficient statistics whose column sums determine every metric: correct tokens, tokens;
+    # with scheme "bio" also entity tp, predicted entities, gold entities. Entities follow seqeval's default
+    # (conlleval-like) mode: a stray I- opens an entity.
 
-    def default_metric(self, task_cfg) -> str:
-        return "entity_f1" if task_cfg.scheme == "bio" else "accuracy"
-
-    def metric_names(self, task_cfg) -> list[str]:
+    def metric_names(self, options: TaskOptions) -> list[str]:
         names = ["accuracy"]
-        if task_cfg.scheme == "bio":
+        if options.scheme == "bio":
             names += ["entity_precision", "entity_recall", "entity_f1"]
         return names
 
-    def example_stats(self, gold: list, pred: list, labels: list[str], task_cfg) -> "np.ndarray":
+    def default_metric(self, options: TaskOptions) -> str:
+        return "entity_f1" if options.scheme == "bio" else "accuracy"
+
+    def example_stats(self, gold: list, pred: list, labels: list[str], options: TaskOptions) -> np.ndarray:
         """(n_sentences, 2 or 5) float64; gold and pred are lists of tag sequences (strings)."""
         import numpy as np
         from seqeval.metrics.sequence_labeling import get_entities
 
         if len(gold) != len(pred):
             raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
-        bio = task_cfg.scheme == "bio"
+        bio = options.scheme == "bio"
         rows = np.zeros((len(gold), 5 if bio else 2), dtype=np.float64)
         for i, (gold_tags, pred_tags) in enumerate(zip(gold, pred)):
             if len(gold_tags) != len(pred_tags):
@@ -135,9 +151,9 @@ class Tagging:
                 rows[i, 2:] = len(gold_entities & pred_entities), len(pred_entities), len(gold_entities)
         return rows
 
-    def metrics_from_stats(self, totals: "np.ndarray", labels: list[str], task_cfg) -> dict[str, float]:
+    def metrics_from_stats(self, totals: np.ndarray, labels: list[str], options: TaskOptions) -> dict[str, float]:
         metrics = {"accuracy": _ratio(totals[0], totals[1])}
-        if task_cfg.scheme == "bio":
+        if options.scheme == "bio":
             tp, n_pred, n_gold = totals[2], totals[3], totals[4]
             metrics["entity_precision"] = _ratio(tp, n_pred)
             metrics["entity_recall"] = _ratio(tp, n_gold)

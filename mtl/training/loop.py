@@ -4,35 +4,34 @@ Each step takes length-bucketed batches (one sampled task's, or one of every tas
 methods that need several tasks' losses) and makes one AdamW step on the losses as the configured
 weighting combines them (step.py, weighting/). The realised task mix is logged per sampling window.
 Every eval_every steps the dev sets are scored; the best model so far is kept in out_dir/model/ and
-training stops after `patience` evaluations without a better mean dev score. Every
-checkpoint_every steps everything the loop advances is saved, so resume=True continues exactly: the
-resumed run ends with the same weights, bit for bit, as a run never interrupted.
+training stops after `patience` evaluations without a better mean dev score. Every checkpoint_every
+steps everything the loop advances is saved, so resume=True continues exactly: the resumed run ends with
+the same weights, bit for bit, as a run never interrupted. A progress line is logged at least every
+training.progress_seconds, and how training stopped is part of the result.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import random
 import shutil
-import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from mtl.config import Params, TrainingConfig
+from mtl.config import Params
 from mtl.model.io import build_model, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
 from mtl.model.vocab import build_vocab
-from mtl.tasks import get_kind
 from mtl.training import checkpoint as ckpt
 from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData, read_labels, read_split
-from mtl.training.evaluate import dev_score, evaluate
+from mtl.training.device import make_scaler, resolve_device, setup_threads
+from mtl.training.evaluate import dev_score, evaluate, primary_metrics
 from mtl.training.logs import EVAL_COLUMNS, MIX_COLUMNS, TRAIN_COLUMNS, CsvLog
 from mtl.training.samplers import TaskMix, TaskSampler
 from mtl.training.step import learning_rate, make_optimizer, next_batch, set_learning_rate, train_step
@@ -40,29 +39,25 @@ from mtl.training.weighting import Weighting, make_weighting
 
 log = logging.getLogger(__name__)
 
+STOPS = {  # how a run ends, as metrics.json, the gate report and the registry's lineage say it
+    "max_steps": "ran its configured steps",
+    "early_stopping": "stopped early: no better dev score in `patience` evaluations",
+    "time_limit": "stopped by the time guard (training.max_minutes) before its configured steps",
+}
+
 
 @dataclass
 class TrainResult:
     steps: int  # steps taken in all
+    max_steps: int  # steps configured
     best_step: int  # the step of the kept model
     best_score: float  # its mean dev primary metric
     dev_metrics: dict[str, dict[str, float]]  # its per-task dev metrics
     wall_seconds: float  # summed over interrupted and resumed sessions
-    stopped: str  # "max_steps", "early_stopping" or "time_limit"
+    stopped: str  # "max_steps", "early_stopping" or "time_limit" (STOPS)
 
-
-# --- setup ----------------------------------------------------------------------------------------
-
-
-def setup_torch(cfg: TrainingConfig) -> None:
-    threads = cfg.threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)  # every op the model uses has a deterministic CPU kernel
-    if threads > 1 and "OMP_WAIT_POLICY" not in os.environ:
-        # Measured here: with the cores shared, OpenMP threads spinning at barriers made 2 threads
-        # ~10x slower than 1. The policy is read when torch loads, so it must be set before that.
-        log.warning("OMP_WAIT_POLICY is not set: on a shared CPU set OMP_WAIT_POLICY=PASSIVE before "
-                    "starting, or training with %d threads can crawl", threads)
+    def to_dict(self) -> dict:
+        return {**asdict(self), "stopped_reason": STOPS[self.stopped]}
 
 
 def seed_everything(seed: int) -> None:
@@ -76,36 +71,14 @@ def fresh_state() -> dict:
             "stopped": None, "wall_seconds": 0.0}
 
 
-# --- one step -------------------------------------------------------------------------------------
-
-
-def step_tasks(run: Run, step: int) -> list[str]:
-    """The tasks whose batches this step trains: every task, or the one the sampler draws."""
-    return list(run.train_data) if run.weighting.every_task else [run.sampler.sample(step)]
-
-
-def close_mix_window(run: Run, step: int) -> None:
-    """task_mix.csv rows for the window holding `step`: batches per task, their share, the expected share."""
-    for row in run.mix.close(step, run.sampler.window(step), run.sampler.probabilities_at(step)):
-        run.mix_log.append(*row)
-
-
-def save_best(model: MultiTaskModel, out_dir: Path) -> None:
-    staged = out_dir / ".model-staging"
-    shutil.rmtree(staged, ignore_errors=True)
-    save_model(model, staged)
-    replace_folder(staged, out_dir / "model")
-
-
-# --- the loop -------------------------------------------------------------------------------------
+# --- the run: everything the loop advances (a checkpoint holds all of it) and where it writes ---------
 
 
 @dataclass
 class Run:
-    """Everything the loop advances (a checkpoint holds all of it) and where it writes."""
-
     model: MultiTaskModel
     optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None  # fp16's loss scale; None otherwise
     sampler: TaskSampler
     weighting: Weighting
     mix: TaskMix  # batches per task in the current sampling window
@@ -117,6 +90,9 @@ class Run:
     eval_log: CsvLog
     mix_log: CsvLog
     out_dir: Path
+    model_dir: str  # the best model's folder name in out_dir (paths.model)
+    checkpoints_dir: str  # (paths.checkpoints)
+    device: torch.device
     started: float  # perf_counter() when this session began
     wall_before: float  # seconds spent by earlier sessions of the same run
 
@@ -132,64 +108,79 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
     """Data, then model, weighting, optimizer, task sampler and batch streams: fresh, or as the last
     checkpoint left them."""
     cfg, tasks = params.training, params.tasks
-    labels = read_labels(data_dir)
+    device = resolve_device(cfg.device)
+    labels = read_labels(data_dir / params.paths.labels)
     train_data = read_split(data_dir, "train", tasks, labels)
     dev_data = read_split(data_dir, "dev", tasks, labels)
-    folder = ckpt.latest_checkpoint(out_dir / "checkpoints") if resume else None
+    paths = params.paths
+    folder = ckpt.latest_checkpoint(out_dir / paths.checkpoints) if resume else None
     if folder is not None:
         log.info("resuming from %s", folder)
         model, optimizer_tensors, state = ckpt.load_checkpoint(folder)
     else:
-        for stale in ("checkpoints", "model"):
+        for stale in (paths.checkpoints, paths.model):
             shutil.rmtree(out_dir / stale, ignore_errors=True)
         seed_everything(cfg.seed)
-        vocab = build_vocab(
-            (s for d in train_data.values() for s in d.sentences),
-            min_count=params.model.min_word_count,
-            lowercase=params.model.lowercase,
-            max_word_chars=params.model.max_word_chars,
-        )
-        task_labels = {name: {**labels[name], "kind": tasks[name].kind} for name in tasks}
-        model = build_model(params.model, vocab, task_labels, params.model_dump(mode="json"))
+        words = params.model.words
+        vocab = build_vocab((text for data in train_data.values() for texts in data.inputs for text in texts),
+                            min_count=words.min_count, lowercase=words.lowercase, max_word_chars=words.max_chars)
+        model = build_model(params.model, vocab, {name: labels[name] for name in tasks}, params.model_dump(mode="json"))
         state = fresh_state()
+    model.to(device)
     for data in train_data.values():
         data.encode(model.vocab)
-    weighting = make_weighting(cfg, list(train_data))
+    weighting = make_weighting(cfg, list(train_data), device)
+    scaler = make_scaler(device, cfg.precision)
     if folder is not None:
-        if state.get("weighting_kind", "static") != cfg.weighting.kind:
-            raise ValueError(f"{folder} was trained with weighting {state.get('weighting_kind', 'static')!r}, "
-                             f"params say {cfg.weighting.kind!r}: resume with the same params, or start afresh")
-        weighting.load_state_dict(state.pop("weighting_tensors"), state.get("weighting", {}))
+        if state["weighting_kind"] != cfg.weighting.kind:
+            raise ValueError(f"{folder} was trained with weighting {state['weighting_kind']!r}, params say "
+                             f"{cfg.weighting.kind!r}: resume with the same params, or start afresh")
+        weighting.load_state_dict(state.pop("weighting_tensors"), state["weighting"])
     state["weighting_kind"] = cfg.weighting.kind
     optimizer = make_optimizer(model, cfg, weighting.parameters())
     sampler = TaskSampler({n: len(d.rows) for n, d in train_data.items()}, cfg.sampler, max_steps=cfg.max_steps,
                           seed=cfg.seed)
     mix = TaskMix(list(train_data))
     streams = {
-        name: BucketBatches([len(e.words) for e in d.examples], batch_size=cfg.batch_size, unit=cfg.batch_unit,
-                            pool_size=cfg.pool_size, seed=cfg.seed, name=name)
+        name: BucketBatches(d.lengths(), batch_size=cfg.batch_size, unit=cfg.batch_unit, pool_size=cfg.pool_size,
+                            seed=cfg.seed, name=name)
         for name, d in train_data.items()
     }
     if folder is not None:
         ckpt.load_optimizer_state(optimizer, optimizer_tensors, state.pop("optimizer"))
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         sampler.load_state_dict(state["sampler"])
-        if "mix" in state:  # absent in checkpoints older than task_mix.csv
-            mix.load_state_dict(state["mix"])
+        mix.load_state_dict(state["mix"])
         for name, stream in streams.items():
             stream.load_state_dict(state["batches"][name])
         ckpt.set_rng_state(state.pop("rng"), state.pop("torch_rng"))  # last: nothing may draw after it
     keep = state["step"] if folder is not None else None  # resumed: cut the logs back to the checkpoint
-    return Run(model, optimizer, sampler, weighting, mix, streams, train_data, dev_data, state,
-               CsvLog(out_dir / "train_log.csv", TRAIN_COLUMNS, keep_until=keep),
-               CsvLog(out_dir / "eval_log.csv", EVAL_COLUMNS, keep_until=keep),
-               CsvLog(out_dir / "task_mix.csv", MIX_COLUMNS, keep_until=keep),
-               out_dir, started, state["wall_seconds"])
+    return Run(model, optimizer, scaler, sampler, weighting, mix, streams, train_data, dev_data, state,
+               CsvLog(out_dir / paths.train_log, TRAIN_COLUMNS, keep_until=keep),
+               CsvLog(out_dir / paths.eval_log, EVAL_COLUMNS, keep_until=keep),
+               CsvLog(out_dir / paths.task_mix, MIX_COLUMNS, keep_until=keep),
+               out_dir, params.paths.model, params.paths.checkpoints, device, started, state["wall_seconds"])
+
+
+# --- one step's helpers -----------------------------------------------------------------------------
+
+
+def step_tasks(run: Run, step: int) -> list[str]:
+    """The tasks whose batches this step trains: every task, or the one the sampler draws."""
+    return list(run.train_data) if run.weighting.every_task else [run.sampler.sample(step)]
+
+
+def close_mix_window(run: Run, step: int) -> None:
+    """task_mix.csv rows for the window holding `step`: batches per task, their share, the expected share."""
+    for row in run.mix.close(step, run.sampler.window(step), run.sampler.probabilities_at(step)):
+        run.mix_log.append(*row)
 
 
 def evaluate_and_keep_best(run: Run, params: Params) -> str:
     """Score the dev sets, log them, keep the model if it is the best so far; a one-line report."""
     state, step = run.state, run.state["step"]
-    metrics = evaluate(run.model, run.dev_data, params.tasks, params.training.eval_batch_size)
+    metrics = evaluate(run.model, run.dev_data, params.training.eval_batch_size)
     score = dev_score(metrics, params.tasks)
     for name, values in metrics.items():
         for metric, value in values.items():
@@ -197,12 +188,20 @@ def evaluate_and_keep_best(run: Run, params: Params) -> str:
     run.eval_log.append(step, "mean", "score", f"{score:.6g}")
     if state["best_score"] is None or score > state["best_score"]:
         state.update(best_score=score, best_step=step, best_metrics=metrics, bad_evals=0)
-        save_best(run.model, run.out_dir)
+        save_best(run.model, run.out_dir / run.model_dir)
     else:
         state["bad_evals"] += 1
     run.flush_logs()
-    primary = " ".join(f"{n}={v:.3f}" for n, v in _primary(metrics, params.tasks).items())
+    state["last_dev"] = {"step": step, **primary_metrics(metrics, params.tasks)}
+    primary = " ".join(f"{n}={v:.3f}" for n, v in primary_metrics(metrics, params.tasks).items())
     return f"step {step}: dev score {score:.4f} (best {state['best_score']:.4f} at step {state['best_step']}) {primary}"
+
+
+def save_best(model: MultiTaskModel, folder: Path) -> None:
+    staged = folder.with_name(f".{folder.name}-staging")
+    shutil.rmtree(staged, ignore_errors=True)
+    save_model(model, staged)
+    replace_folder(staged, folder)
 
 
 def save_checkpoint(run: Run) -> None:
@@ -211,47 +210,69 @@ def save_checkpoint(run: Run) -> None:
     run.state["sampler"] = run.sampler.state_dict()
     run.state["mix"] = run.mix.state_dict()
     run.state["batches"] = {name: stream.state_dict() for name, stream in run.streams.items()}
+    run.state["scaler"] = run.scaler.state_dict() if run.scaler is not None else None
     tensors, run.state["weighting"] = run.weighting.state_dict()
-    ckpt.save_checkpoint(run.out_dir / "checkpoints", run.model, run.optimizer, run.state, tensors)
+    ckpt.save_checkpoint(run.out_dir / run.checkpoints_dir, run.model, run.optimizer, run.state, tensors)
+
+
+class Progress:
+    """A log line at least every `every` seconds: step, steps/s, ETA, the last dev scores per task."""
+
+    def __init__(self, run: Run, max_steps: int, every: float) -> None:
+        self.run, self.max_steps, self.every = run, max_steps, every
+        self.last_time, self.last_step = time.perf_counter(), run.state["step"]
+
+    def tick(self, force: bool = False) -> None:
+        now, step = time.perf_counter(), self.run.state["step"]
+        if not force and now - self.last_time < self.every:
+            return
+        rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        eta = (self.max_steps - step) / rate / 60 if rate > 0 else float("inf")
+        dev = self.run.state.get("last_dev")
+        scores = ("; last dev (step {step}): ".format(**dev)
+                  + " ".join(f"{k}={v:.3f}" for k, v in dev.items() if k != "step")) if dev else ""
+        log.info("step %d/%d (%.0f%%), %.2f steps/s, ETA %.1f min, %.1f min so far%s", step, self.max_steps,
+                 100 * step / self.max_steps, rate, eta, self.run.elapsed() / 60, scores)
+        self.last_time, self.last_step = now, step
+
+
+# --- the loop -----------------------------------------------------------------------------------------
 
 
 def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False) -> TrainResult:
-    """Train on the unified dataset in data_dir; write out_dir/{model/, checkpoints/, train_log.csv,
-    eval_log.csv, task_mix.csv}. resume=True continues from out_dir/checkpoints/ when there is one."""
+    """Train on the unified dataset in data_dir; write into out_dir the files params.paths names (model/,
+    checkpoints/, train_log.csv, eval_log.csv, task_mix.csv, training.json). resume=True continues from the
+    last checkpoint when there is one."""
     started = time.perf_counter()
-    cfg, tasks = params.training, params.tasks
-    unknown = sorted(set(cfg.loss_weights) - set(tasks))
-    if unknown:
-        raise ValueError(f"training.loss_weights names tasks that are not configured: {unknown}")
-    setup_torch(cfg)
+    cfg = params.training
+    setup_threads(cfg.threads)
     run = setup(params, Path(data_dir), Path(out_dir), resume, started)
     state, kinds = run.state, {name: data.kind for name, data in run.train_data.items()}
-    log.info("model: %d parameters; tasks %s; weighting %s; p(task) %s", run.model.n_parameters(), list(tasks),
-             cfg.weighting.kind, {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
-    bar = tqdm(total=cfg.max_steps, initial=state["step"], desc="train", dynamic_ncols=True,
-               disable=not (cfg.progress and sys.stderr.isatty()))
+    pin = run.device.type == "cuda"
+    log.info("model: %d parameters on %s (%s); tasks %s; weighting %s; p(task) %s", run.model.n_parameters(),
+             run.device, cfg.precision, list(params.tasks), cfg.weighting.kind,
+             {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
+    progress = Progress(run, cfg.max_steps, cfg.progress_seconds)
     while state["stopped"] is None and state["step"] < cfg.max_steps:
         # 1. one step on one sampled task's batch, or on one batch of every task (the weighting decides)
         step = state["step"] = state["step"] + 1
         lr = learning_rate(step, cfg)
         set_learning_rate(run.optimizer, lr)
         trained = step_tasks(run, step)
-        batches = {task: next_batch(run.train_data[task], run.streams[task]) for task in trained}
-        losses, total, weights = train_step(run.model, run.optimizer, batches, kinds, run.weighting, cfg.clip)
+        batches = {}
+        for task in trained:
+            batch = next_batch(run.train_data[task], run.streams[task])
+            batches[task] = (batch.pin_memory() if pin else batch).to(run.device, non_blocking=pin)
+        losses, total, weights = train_step(run.model, run.optimizer, batches, kinds, run.weighting, cfg.clip,
+                                            cfg.precision, run.scaler)
         for task, loss in losses.items():
             run.train_log.append(step, task, f"{loss:.6g}", f"{lr:.6g}", f"{weights[task]:.6g}", f"{total:.6g}")
         run.mix.record(trained)
-        bar.update(1)
-        bar.set_postfix(task="+".join(trained), loss=f"{total:.3f}", refresh=False)
 
         # 2. evaluate: keep the best model, count evaluations without improvement, decide to stop
         out_of_time = cfg.max_minutes is not None and run.elapsed() > 60 * cfg.max_minutes
         if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
-            report = evaluate_and_keep_best(run, params)
-            if bar.disable:
-                log.info(report)
-            else:
-                bar.write(report)  # above the bar, not through it
+            log.info(evaluate_and_keep_best(run, params))
             if state["bad_evals"] >= cfg.patience:
                 state["stopped"] = "early_stopping"
             elif out_of_time:
@@ -266,12 +287,16 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
         # 4. checkpoint: after the evaluation, so it holds this step's best score and patience counter
         if step % cfg.checkpoint_every == 0 or state["stopped"] is not None:
             save_checkpoint(run)
-    bar.close()
-    log.info("training stopped (%s) at step %d after %.0f s; best dev score %.4f at step %d", state["stopped"],
-             state["step"], run.elapsed(), state["best_score"], state["best_step"])
-    return TrainResult(state["step"], state["best_step"], state["best_score"], state["best_metrics"],
-                       run.elapsed(), state["stopped"] or "max_steps")
-
-
-def _primary(metrics: dict[str, dict[str, float]], tasks) -> dict[str, float]:
-    return {n: m[get_kind(tasks[n].kind).default_metric(tasks[n])] for n, m in metrics.items()}
+        progress.tick()
+    result = TrainResult(state["step"], cfg.max_steps, state["best_step"], state["best_score"],
+                         state["best_metrics"], run.elapsed(), state["stopped"] or "max_steps")
+    if result.stopped == "time_limit":
+        log.warning("training stopped by the time guard at step %d of %d after %.1f min (training.max_minutes "
+                    "%s): the model is not the one its params describe", result.steps, cfg.max_steps,
+                    result.wall_seconds / 60, cfg.max_minutes)
+    log.info("training %s at step %d of %d after %.0f s; best dev score %.4f at step %d",
+             STOPS[result.stopped], result.steps, cfg.max_steps, result.wall_seconds, result.best_score,
+             result.best_step)
+    (Path(out_dir) / params.paths.training).write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+                                                     encoding="utf-8")
+    return result

@@ -16,9 +16,10 @@ from torch import nn
 from mtl.config import TrainingConfig
 from mtl.model.batch import Batch, collate
 from mtl.model.model import MultiTaskModel
-from mtl.tasks import get_kind
+from mtl.tasks import get_kind, kind_of
 from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData
+from mtl.training.device import autocast
 from mtl.training.weighting import Weighting
 
 
@@ -68,25 +69,35 @@ def learning_rate(step: int, cfg: TrainingConfig) -> float:
 
 
 def next_batch(data: TaskData, stream: BucketBatches) -> Batch:
+    """The task's next batch of examples, on the CPU, with its targets."""
     index = next(stream)
     batch = collate([data.examples[i] for i in index], index=index)
-    batch.task, batch.labels = data.name, data.labels
+    batch.task, batch.labels, batch.task_options = data.name, data.labels, data.options.model_dump()
     targets = [data.examples[i].target for i in index]
-    batch.targets = get_kind(data.kind).collate_targets(targets, batch.words.size(1))
+    batch.targets = kind_of(data.options).collate_targets(targets, batch.texts[0].words.size(1))
     return batch
 
 
 def train_step(
     model: MultiTaskModel, optimizer: torch.optim.Optimizer, batches: dict[str, Batch], kinds: dict[str, str],
-    weighting: Weighting, clip: float,
+    weighting: Weighting, clip: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[dict[str, float], float, dict[str, float]]:
-    """One AdamW step on {task: batch}; (task losses, the method's objective, the task weights it used)."""
+    """One AdamW step on {task: batch} (on the model's device); (task losses, the method's objective, the task
+    weights it used). precision: the forward pass under autocast; scaler: fp16's loss scale."""
     model.train()
-    losses = {task: get_kind(kinds[task]).loss(model(batch, [task])[task], batch) + model.auxiliary_loss()
-              for task, batch in batches.items()}  # + the sharing scheme's penalties on that pass (0.0: hard)
+    device = next(model.parameters()).device
+    with autocast(device, precision):
+        losses = {task: get_kind(kinds[task]).loss(model(batch, [task])[task], batch) + model.auxiliary_loss()
+                  for task, batch in batches.items()}  # + the sharing scheme's penalties on that pass (0.0: hard)
     optimizer.zero_grad(set_to_none=True)
-    total, weights = weighting.backward(losses, model)
+    total, weights = weighting.backward(losses, model, scaler.get_scale() if scaler is not None else 1.0)
+    if scaler is not None:
+        scaler.unscale_(optimizer)  # clip the true gradients
     nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimizer.step()
+    if scaler is not None:
+        scaler.step(optimizer)  # skipped, with a smaller scale next time, when a gradient overflowed
+        scaler.update()
+    else:
+        optimizer.step()
     weighting.after_step()
     return {task: loss.item() for task, loss in losses.items()}, total, weights

@@ -1,17 +1,21 @@
-"""Validation of one corpus: record-level expectations (a GX suite), batch-level checks, quarantine.
+"""Validation of one corpus: the task kind's fields, record-level expectations (a GX suite), batch-level
+checks, quarantine.
 
-    result = validate_corpus("trec", records, rejections, files={"train": "train_5500.label", ...},
-                             task_name="question", task=params.tasks["question"], config=params.validation)
+    result = validate_corpus("trec", records, rejections, files=["train_5500.label", "TREC_10.label"],
+                             splits=["train", "test"], task_name="question", task=params.tasks["question"],
+                             config=params.validation)
     write_quarantine(interim / "quarantine.jsonl", result.quarantined)
     if failures(result): ...  # stop the stage with the issues' messages
 
 Steps, in order:
-  1. the label set: the task's configured labels, else every label the train records use;
-  2. one GX suite over a frame of all the corpus's records: the kind-independent expectations
-     (suite.common_checks) and the task kind's own (`expectations` in mtl/tasks/<kind>.py);
-     a record failing any expectation is quarantined with the reason of every one it failed;
-  3. accounting per file: read == accepted + quarantined, or AccountingError;
-  4. batch checks (checks.py), then the report (report.py).
+  1. fields: the task's kind turns each record's generic fields into its own (tasks/<kind>.py `parse`);
+     a record that does not fit is quarantined with the kind's reason;
+  2. the label set: the task's configured labels, else every label the train records use;
+  3. one GX suite over a frame of all the corpus's records: the kind-independent expectations on each of
+     the kind's texts (suite.common_checks) and the kind's own (`checks`); a record failing any expectation
+     is quarantined with the reason of every one it failed;
+  4. accounting per file and split: read == accepted + quarantined, or AccountingError;
+  5. batch checks (checks.py), then the report (report.py).
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mtl.config import TaskConfig, ValidationConfig
+from mtl.config import ValidationConfig
 from mtl.records import Record, Rejection
+from mtl.tasks import kind_of
+from mtl.tasks.kind import FieldError, TaskOptions
+from mtl.validation.accounting import AccountingError, count_units
 from mtl.validation.checks import BatchIssue, batch_checks, failures
-from mtl.validation.quarantine import read_quarantine, reason_category, write_quarantine
-from mtl.validation.report import AccountingError, build_report, count_splits
+from mtl.validation.quarantine import read_quarantine, write_quarantine
+from mtl.validation.report import build_report
 from mtl.validation.suite import common_checks, record_frame, run_suite
 
 __all__ = [
@@ -33,7 +40,6 @@ __all__ = [
     "CorpusValidation",
     "failures",
     "read_quarantine",
-    "reason_category",
     "validate_corpus",
     "write_quarantine",
 ]
@@ -41,7 +47,7 @@ __all__ = [
 
 @dataclass(slots=True)
 class CorpusValidation:
-    accepted: dict[str, list[Record]]  # split -> records that passed every expectation
+    accepted: dict[str, list[Record]]  # split -> records that passed every expectation, with the kind's fields
     quarantined: list[Rejection]  # the readers' rejections, then validation's
     labels: list[str]  # the label set the records were checked against
     report: dict[str, Any]  # JSON-ready; becomes data/interim/<corpus>/report.json
@@ -50,54 +56,60 @@ class CorpusValidation:
 
 def validate_corpus(
     corpus: str,
-    records: dict[str, list[Record]],
+    records: list[Record],
     rejections: list[Rejection],
     *,
-    files: dict[str, str],
+    files: list[str],
+    splits: list[str],
     task_name: str,
-    task: TaskConfig,
+    task: TaskOptions,
     config: ValidationConfig,
 ) -> CorpusValidation:
-    """Validate one corpus: `records` (split -> parsed records) and the readers' `rejections`.
+    """Validate one corpus: the records its readers parsed and the units they `rejections` refused.
 
-    `files` (split -> file name) names the corpus's configured splits; records or rejections of any
-    other split are an error, since they could not be accounted to a file.
-    """
+    files: the corpus's file names, splits: the splits it must have. A record or rejection of a file or split
+    not among them is an error, since it could not be accounted for."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is first imported (in suite.py)
-    from mtl.tasks import get_kind  # here: the task kinds' model sections may import torch
-
-    stray = (set(records) | {rejection.split for rejection in rejections}) - set(files)
+    stray = {unit.split for unit in [*records, *rejections] if unit.split} - set(splits)
     if stray:
-        raise AccountingError(f"{corpus}: records or rejections for split(s) {sorted(stray)} with no file")
-    kind = get_kind(task.kind)
-    splits = {split: records.get(split, []) for split in files}
+        raise AccountingError(f"{corpus}: records or rejections for split(s) {sorted(stray)} not among {splits}")
+    kind = kind_of(task)
 
-    labels = list(task.labels) if task.labels else learn_labels(splits.get("train", []), kind.labels_of)
-    frame = record_frame(splits, kind, labels)
-    suite = run_suite(f"{corpus}.{task_name}", frame, common_checks(config) + kind.expectations(labels, config))
+    parsed, refused = [], []
+    for record in records:
+        try:
+            fields = kind.parse(record.fields, task)
+        except FieldError as error:
+            refused.append(Rejection(record.source, record.split, record.raw, str(error), record.uid, error.key))
+            continue
+        parsed.append(Record(record.uid, record.task, record.split, fields, record.source, record.raw))
 
-    # row i of the frame is the i-th record of the splits taken in order (record_frame)
-    accepted: dict[str, list[Record]] = {split: [] for split in splits}
-    refused: list[Rejection] = []
-    position = 0
-    for split, split_records in splits.items():
-        for record in split_records:
-            reasons = suite.reasons.get(position)
-            if reasons:
-                refused.append(Rejection(record.source, split, record.raw, "; ".join(reasons), record.uid))
-            else:
-                accepted[split].append(record)
-            position += 1
+    train = [record for record in parsed if record.split == "train"]
+    labels = list(task.labels) if task.labels else learn_labels(train, kind.labels_of)
+    frame = record_frame(parsed, kind, task, labels)
+    suite = run_suite(f"{corpus}.{task_name}", frame, common_checks(config, kind.text_fields(task))
+                      + kind.checks(labels, task))
+
+    accepted: list[Record] = []
+    for position, record in enumerate(parsed):  # row i of the frame is parsed[i] (record_frame)
+        failed = suite.reasons.get(position)
+        if failed:
+            reason = "; ".join(text for _, text in failed)
+            refused.append(Rejection(record.source, record.split, record.raw, reason, record.uid, failed[0][0]))
+        else:
+            accepted.append(record)
     quarantined = list(rejections) + refused
 
-    counts = count_splits(files, splits, rejections, accepted, quarantined)  # raises unless all add up
+    accounting = count_units(files, splits, records, rejections, accepted, quarantined)  # raises unless all add up
+    texts = kind.text_fields(task)
     issues = batch_checks(
         corpus,
-        counts=counts,
-        records=splits,
-        accepted=accepted,
+        accounting=accounting,
+        records=by_split(parsed, splits),
+        accepted=by_split(accepted, splits),
         quarantined=quarantined,
-        labels_of=kind.labels_of,
+        labels_of=lambda record: kind.labels_of(record.fields),
+        text_of=lambda record: " ||| ".join(" ".join(record.fields[text]) for text in texts),
         config=config,
     )
     report = build_report(
@@ -106,14 +118,22 @@ def validate_corpus(
         kind=task.kind,
         labels=labels,
         labels_learned=not task.labels,
-        counts=counts,
+        accounting=accounting,
         suite=suite,
         issues=issues,
         config=config,
     )
-    return CorpusValidation(accepted=accepted, quarantined=quarantined, labels=labels, report=report, issues=issues)
+    return CorpusValidation(accepted=by_split(accepted, splits), quarantined=quarantined, labels=labels,
+                            report=report, issues=issues)
+
+
+def by_split(records: list[Record], splits: list[str]) -> dict[str, list[Record]]:
+    grouped: dict[str, list[Record]] = {split: [] for split in splits}
+    for record in records:
+        grouped[record.split].append(record)
+    return grouped
 
 
 def learn_labels(train: list[Record], labels_of: Any) -> list[str]:
     """Every label the train records use, sorted so the set (and its vocabulary order) is stable."""
-    return sorted({label for record in train for label in labels_of(record)})
+    return sorted({label for record in train for label in labels_of(record.fields)})

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mtl.config import ValidationConfig
-from mtl.records import Record, Rejection
-from mtl.validation.report import SplitCounts
+from mtl.records import Record, Rejection, file_of
+from mtl.validation.accounting import UNASSIGNED, Accounting, Counts
 
 MAX_EXAMPLES = 5
 Finding = tuple[str, list[str]]  # (what was found, examples), before the corpus and check are named
@@ -37,19 +37,22 @@ def failures(result: Any) -> list[BatchIssue]:
 def batch_checks(
     corpus: str,
     *,
-    counts: dict[str, SplitCounts],
+    accounting: Accounting,
     records: dict[str, list[Record]],
     accepted: dict[str, list[Record]],
     quarantined: list[Rejection],
     labels_of: Callable[[Record], list[str]],
+    text_of: Callable[[Record], str],
     config: ValidationConfig,
 ) -> list[BatchIssue]:
-    """Run every check whose action is not "off"; return the issues found, in check order."""
+    """Run every check whose action is not "off"; return the issues found, in check order. records and
+    accepted: split -> records (as the task's kind parsed them); text_of: a record's text(s) as one string."""
     checks: dict[str, Callable[[], Finding | None]] = {
-        "quarantine_fraction": lambda: quarantine_fraction(counts, quarantined, config.max_quarantine_fraction),
-        "empty_split": lambda: empty_split(counts),
+        "quarantine_fraction": lambda: quarantine_fraction(accounting.files, quarantined,
+                                                           config.max_quarantine_fraction),
+        "empty_split": lambda: empty_split(accounting.splits),
         "unseen_label": lambda: unseen_label(records, accepted, labels_of),
-        "train_test_overlap": lambda: train_test_overlap(accepted),
+        "train_test_overlap": lambda: train_test_overlap(accepted, text_of),
     }
     issues: list[BatchIssue] = []
     for check, run in checks.items():
@@ -66,30 +69,29 @@ def batch_checks(
     return issues
 
 
-def quarantine_fraction(
-    counts: dict[str, SplitCounts], quarantined: list[Rejection], limit: float
-) -> Finding | None:
-    over = {split: count for split, count in counts.items() if count.quarantined_fraction > limit}
+def quarantine_fraction(files: dict[str, Counts], quarantined: list[Rejection], limit: float) -> Finding | None:
+    over = {file: count for file, count in files.items() if count.quarantined_fraction > limit}
     if not over:
         return None
     parts = []
-    for count in sorted(over.values(), key=lambda c: -c.quarantined_fraction):
-        top = ", ".join(f"{key} {n}" for key, n in list(count.by_reason.items())[:3])
+    for file, count in sorted(over.items(), key=lambda item: -item[1].quarantined_fraction):
+        top = ", ".join(f"{key} {n}" for key, n in count.by_reason.most_common(3))
         parts.append(
-            f"{count.file} quarantined {count.quarantined} of {count.read} "
+            f"{file} quarantined {count.quarantined} of {count.read} "
             f"({count.quarantined_fraction:.2%} > {limit:.2%}; {top})"
         )
     examples = [
-        f"{rejection.source} ({_clip(rejection.reason, 80)})" for rejection in quarantined if rejection.split in over
+        f"{rejection.source} ({_clip(rejection.reason, 80)})" for rejection in quarantined
+        if file_of(rejection.source) in over
     ][:MAX_EXAMPLES]
     return "; ".join(parts), examples
 
 
-def empty_split(counts: dict[str, SplitCounts]) -> Finding | None:
+def empty_split(splits: dict[str, Counts]) -> Finding | None:
     empty = [
-        f"{split} ({count.file}: read {count.read}, quarantined {count.quarantined})"
-        for split, count in counts.items()
-        if count.accepted == 0
+        f"{split} (read {count.read}, quarantined {count.quarantined})"
+        for split, count in splits.items()
+        if count.accepted == 0 and split != UNASSIGNED
     ]
     if not empty:
         return None
@@ -119,18 +121,19 @@ def unseen_label(
     return f"{len(unseen)} dev/test label(s) never seen in train", examples[:MAX_EXAMPLES]
 
 
-def train_test_overlap(accepted: dict[str, list[Record]]) -> Finding | None:
-    """Test records whose text (tokens joined by spaces) is exactly a train record's text."""
+def train_test_overlap(accepted: dict[str, list[Record]], text_of: Callable[[Record], str]) -> Finding | None:
+    """Test records whose text (tokens joined by spaces; a pair's two texts together) is exactly a train
+    record's: a pair leaks only when the pair repeats, not when one of its sentences does."""
     if not accepted.get("train") or not accepted.get("test"):
         return None
-    train_texts = {" ".join(record.tokens) for record in accepted["train"]}
-    overlap = [record for record in accepted["test"] if " ".join(record.tokens) in train_texts]
+    train_texts = {text_of(record) for record in accepted["train"]}
+    overlap = [record for record in accepted["test"] if text_of(record) in train_texts]
     if not overlap:
         return None
-    distinct = Counter(" ".join(record.tokens) for record in overlap)
+    distinct = Counter(text_of(record) for record in overlap)
     # the longest shared texts first: those are leaked examples, while "Mike" or "..." recur by chance
-    longest = sorted(overlap, key=lambda record: -len(record.tokens))[:MAX_EXAMPLES]
-    examples = [f"{record.source} {_clip(' '.join(record.tokens), 60)!r}" for record in longest]
+    longest = sorted(overlap, key=lambda record: -len(text_of(record)))[:MAX_EXAMPLES]
+    examples = [f"{record.source} {_clip(text_of(record), 60)!r}" for record in longest]
     return (
         f"{len(overlap)} of {len(accepted['test'])} test texts also in train ({len(distinct)} distinct)",
         examples,

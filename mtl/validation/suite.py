@@ -3,7 +3,7 @@
 The frame holds one row per record of every split (a `split` column tells them apart), so a corpus is
 validated in a single GX run: the run's fixed cost (~0.1 s) is paid once rather than once per split.
 GX has no expectations over token or tag lists, so the frame holds scalar columns derived from them
-(n_tokens, n_blank_tokens here; the task kind adds its own, e.g. n_tags, unknown_tags).
+(n_tokens, n_blank_tokens per text here; the task kind adds its own, e.g. n_tags, unknown_tags).
 
 Failing rows come back from GX itself: result_format COMPLETE lists every failing row's position in
 the frame (its pandas index; the frame has a RangeIndex). We do not ask for
@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from mtl.config import ValidationConfig
 from mtl.records import Record
+from mtl.tasks.kind import Check
 
 if TYPE_CHECKING:
     import pandas as pd
-    from great_expectations.expectations import Expectation
 
-# An expectation and the quarantine reason of a record failing it; "{value}" in the reason becomes the
-# record's failing value (e.g. "tag outside the label set: {value}" -> "... : B-alien").
-Check = tuple["Expectation", str]
+    from mtl.tasks.kind import TaskKind, TaskOptions
 
 
 @dataclass(slots=True)
@@ -37,7 +35,7 @@ class ExpectationSummary:
     column: str  # the column, or "n_tags,n_tokens" for a column pair
     success: bool
     unexpected_count: int
-    reason: str  # the quarantine reason template
+    key: str  # the quarantine key of a record failing it
 
 
 @dataclass(slots=True)
@@ -45,65 +43,52 @@ class SuiteResult:
     name: str
     success: bool
     expectations: list[ExpectationSummary]
-    # row position in the frame -> the reasons of every expectation the row failed, in suite order
-    reasons: dict[int, list[str]] = field(default_factory=dict)
+    # row position in the frame -> (key, reason) of every expectation the row failed, in suite order
+    reasons: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
 
-def record_frame(records: dict[str, list[Record]], kind: Any, labels: list[str]) -> pd.DataFrame:
-    """One row per record, splits in order; row i is the i-th record of the splits concatenated."""
+def record_frame(records: list[Record], kind: TaskKind, options: TaskOptions, labels: list[str]) -> pd.DataFrame:
+    """One row per record, in order: its uid and split, token counts of each of its texts, and the columns
+    its kind derives from its fields (GX sees only these scalars, never the lists)."""
     import pandas as pd
 
-    rows = [(split, record) for split, split_records in records.items() for record in split_records]
-    base = pd.DataFrame(
-        {
-            "uid": [record.uid for _, record in rows],
-            "split": [split for split, _ in rows],
-            "tokens": [record.tokens for _, record in rows],
-            "tags": [record.tags for _, record in rows],
-            "label": [record.label for _, record in rows],
-        },
-        dtype=object,  # keep lists and None as they are; GX only sees the scalar columns below
-    )
-    tokens = base["tokens"]
-    scalar = pd.DataFrame(
-        {
-            "uid": base["uid"],
-            "split": base["split"],
-            "n_tokens": tokens.map(len).astype("int64"),
-            # a token that is "" or whitespace breaks every tokenizer downstream
-            "n_blank_tokens": tokens.map(lambda row: sum(not token.strip() for token in row)).astype("int64"),
-        }
-    )
-    derived = kind.derived_columns(base, labels)
-    return pd.concat([scalar, derived], axis=1)
+    names = list(kind.fields(options))
+    base = pd.DataFrame({name: [record.fields.get(name) for record in records] for name in names}, dtype=object)
+    scalar = {"uid": [record.uid for record in records], "split": [record.split for record in records]}
+    for text in kind.text_fields(options):
+        tokens = base[text]
+        scalar[_count(text)] = tokens.map(len).astype("int64")
+        # a token that is "" or whitespace breaks every tokenizer downstream
+        scalar[_count(text, "blank")] = tokens.map(lambda row: sum(not t.strip() for t in row)).astype("int64")
+    return pd.concat([pd.DataFrame(scalar, index=base.index), kind.derived_columns(base, labels)], axis=1)
 
 
-def common_checks(config: ValidationConfig) -> list[Check]:
-    """The kind-independent expectations; the task kind's own follow them."""
+def _count(text: str, what: str = "") -> str:
+    """The count column of a text field: n_tokens, n_blank_tokens, n_tokens_b, n_blank_tokens_b."""
+    return f"n_{what + '_' if what else ''}{text}"
+
+
+def common_checks(config: ValidationConfig, text_fields: list[str]) -> list[Check]:
+    """The kind-independent expectations, on each text of a record; the task kind's own follow them."""
     import great_expectations as gx
 
     expect = gx.expectations
-    checks: list[Check] = [
-        (expect.ExpectColumnValuesToBeBetween(column="n_tokens", min_value=1), "empty: no tokens"),
-    ]
-    if config.min_tokens > 1:
-        checks.append(
-            (
-                expect.ExpectColumnValuesToBeBetween(column="n_tokens", min_value=config.min_tokens),
-                f"too short: {{value}} tokens < min_tokens {config.min_tokens}",
-            )
-        )
-    checks += [
-        (
-            expect.ExpectColumnValuesToBeBetween(column="n_tokens", max_value=config.max_tokens),
-            f"too long: {{value}} tokens > max_tokens {config.max_tokens}",
-        ),
-        (
-            expect.ExpectColumnValuesToBeBetween(column="n_blank_tokens", max_value=0),
-            "blank token: {value} empty or whitespace tokens",
-        ),
-        (expect.ExpectColumnValuesToBeUnique(column="uid"), "duplicate uid: {value}"),
-    ]
+    checks: list[Check] = []
+    for text in text_fields:
+        n, blank = _count(text), _count(text, "blank")
+        what = "" if text == "tokens" else f" in {text}"
+        checks.append(Check(expect.ExpectColumnValuesToBeBetween(column=n, min_value=1), "empty",
+                            f"empty: no tokens{what}"))
+        if config.min_tokens > 1:
+            checks.append(Check(expect.ExpectColumnValuesToBeBetween(column=n, min_value=config.min_tokens),
+                                "too_short", f"too short: {{value}} tokens{what} < min_tokens {config.min_tokens}"))
+        checks += [
+            Check(expect.ExpectColumnValuesToBeBetween(column=n, max_value=config.max_tokens), "too_long",
+                  f"too long: {{value}} tokens{what} > max_tokens {config.max_tokens}"),
+            Check(expect.ExpectColumnValuesToBeBetween(column=blank, max_value=0), "blank_token",
+                  f"blank token: {{value}} empty or whitespace tokens{what}"),
+        ]
+    checks.append(Check(expect.ExpectColumnValuesToBeUnique(column="uid"), "duplicate_uid", "duplicate uid: {value}"))
     return checks
 
 
@@ -126,21 +111,21 @@ def run_suite(name: str, frame: pd.DataFrame, checks: list[Check]) -> SuiteResul
     )
     # adding the suite to the context gives every expectation an id, which is how results (returned
     # in GX's own order) are matched back to their reasons
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[e for e, _ in checks]))
-    reason_of = {expectation.id: reason for expectation, reason in checks}
-    order = {expectation.id: i for i, (expectation, _) in enumerate(checks)}
-    if None in reason_of or len(reason_of) != len(checks):
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[check.expectation for check in checks]))
+    check_of = {check.expectation.id: check for check in checks}
+    order = {check.expectation.id: i for i, check in enumerate(checks)}
+    if None in check_of or len(check_of) != len(checks):
         raise RuntimeError(f"suite {name}: GX did not give every expectation its own id")
     validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
 
-    found: dict[int, list[tuple[int, str]]] = {}
+    found: dict[int, list[tuple[int, str, str]]] = {}
     summaries: list[tuple[int, ExpectationSummary]] = []
     for result in validation.results:
         config = result.expectation_config
         if result.exception_info.get("raised_exception"):
             # a broken expectation must never pass records silently
             raise RuntimeError(f"suite {name}: {config.type} raised: {result.exception_info['exception_message']}")
-        reason = reason_of[config.id]
+        check = check_of[config.id]
         kwargs = config.kwargs
         columns = [kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs]
         columns = columns or list(kwargs.get("column_list", []))
@@ -153,16 +138,17 @@ def run_suite(name: str, frame: pd.DataFrame, checks: list[Check]) -> SuiteResul
         # (great_expectations.constants.MAX_RESULT_RECORDS), while its index list is whole
         values = frame[columns].to_numpy()[positions] if positions and columns else [[]] * len(positions)
         for position, value in zip(positions, values):
-            found.setdefault(position, []).append((order[config.id], reason.replace("{value}", _render(value))))
+            reason = check.reason.replace("{value}", _render(value))
+            found.setdefault(position, []).append((order[config.id], check.key, reason))
         summaries.append(
-            (order[config.id], ExpectationSummary(config.type, column, bool(result.success), count, reason))
+            (order[config.id], ExpectationSummary(config.type, column, bool(result.success), count, check.key))
         )
 
     return SuiteResult(
         name=name,
         success=bool(validation.success),
         expectations=[summary for _, summary in sorted(summaries, key=lambda item: item[0])],
-        reasons={position: [reason for _, reason in sorted(pairs)] for position, pairs in found.items()},
+        reasons={position: [(key, reason) for _, key, reason in sorted(found_)] for position, found_ in found.items()},
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import logging
 import math
 
 import pytest
@@ -41,6 +43,7 @@ def test_loss_goes_down_and_outputs_are_written(tmp_path, unified_dir, tiny_para
                                                          ("sentiment", "accuracy"), ("mean", "score")}
     assert sorted({int(r["step"]) for r in evals}) == [40, 80, 120]
     assert result.steps == 120 and result.stopped == "max_steps" and result.best_step in (40, 80, 120)
+    assert json.loads((tmp_path / "training.json").read_text())["stopped_reason"] == "ran its configured steps"
     assert set(result.dev_metrics) == {"pos", "ner", "sentiment", "question"}
     assert result.best_score > 0.5 and result.wall_seconds > 0
     model = load_model(tmp_path / "model")  # the best model is a plain model folder
@@ -65,11 +68,13 @@ def test_early_stopping_after_patience_evaluations_without_gain(tmp_path, unifie
 
 
 def test_crf_and_loss_weights_train(tmp_path, unified_dir, tiny_params):
-    params = tiny_params(model={"crf": True}, max_steps=20, loss_weights={"ner": 2.0, "sentiment": 0.5})
+    params = tiny_params(max_steps=20, loss_weights={"ner": 2.0, "sentiment": 0.5})
     result = train(params, data_dir=unified_dir, out_dir=tmp_path)
-    assert result.steps == 20 and load_model(tmp_path / "model").config.tasks["ner"].options == {"crf": True}
+    model = load_model(tmp_path / "model")
+    assert result.steps == 20 and model.config.tasks["ner"].options == {"scheme": "bio", "crf": True}
+    assert model.heads["ner"].crf is not None
     with pytest.raises(ValueError, match="loss_weights"):
-        train(tiny_params(loss_weights={"parsing": 1.0}), data_dir=unified_dir, out_dir=tmp_path / "x")
+        tiny_params(loss_weights={"parsing": 1.0})
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine", "constant"])
@@ -82,7 +87,20 @@ def test_learning_rate_warms_up_then_decays(tiny_params, schedule):
     assert learning_rate(60, cfg) == pytest.approx(middle)
 
 
-def test_time_limit_evaluates_checkpoints_and_stops(tmp_path, unified_dir, tiny_params):
-    result = train(tiny_params(max_minutes=1e-6), data_dir=unified_dir, out_dir=tmp_path)
+def test_time_limit_evaluates_checkpoints_and_stops(tmp_path, unified_dir, tiny_params, caplog):
+    with caplog.at_level(logging.WARNING, logger="mtl.training.loop"):
+        result = train(tiny_params(max_minutes=1e-6), data_dir=unified_dir, out_dir=tmp_path)
     assert (result.stopped, result.steps, result.best_step) == ("time_limit", 1, 1)
+    assert any("stopped by the time guard at step 1 of 40" in r.getMessage() for r in caplog.records)
+    assert json.loads((tmp_path / "training.json").read_text())["stopped"] == "time_limit"
     assert (tmp_path / "checkpoints" / "step-00000001").is_dir() and (tmp_path / "model").is_dir()
+
+
+def test_a_progress_line_names_the_step_rate_eta_and_last_dev_scores(tmp_path, unified_dir, tiny_params, caplog):
+    with caplog.at_level(logging.INFO, logger="mtl.training.loop"):
+        train(tiny_params(max_steps=20, eval_every=10, progress_seconds=1e-9), data_dir=unified_dir, out_dir=tmp_path)
+    lines = [r.getMessage() for r in caplog.records if "steps/s" in r.getMessage()]
+    assert len(lines) >= 19  # every step, with so short an interval
+    assert lines[-1].startswith("step 20/20 (100%)") and "ETA" in lines[-1]
+    assert "last dev (step 20): pos=" in lines[-1] and "question=" in lines[-1]
+    assert any("training ran its configured steps at step 20 of 20" in r.getMessage() for r in caplog.records)

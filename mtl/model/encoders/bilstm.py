@@ -1,23 +1,19 @@
-"""The BiLSTM encoder (model.encoder: bilstm, the default): [word embedding ; char CNN] per token ->
-stacked BiLSTM. States are 2 x hidden_size wide. Moved here from model.py unchanged: the same params
-give the same parameters, created in the same order, so the same weights bit for bit.
+"""The BiLSTM encoder (model.encoder: bilstm, the default): [word embedding ; char CNN] per token (model.words)
+-> stacked BiLSTM (model.bilstm). States are 2 x hidden_size wide.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from mtl.config import ModelConfig
-from mtl.model.batch import Batch
-from mtl.model.encoders.chars import CharCNN
+from mtl.model.batch import Text
+from mtl.model.encoders.words import WordInput, split_states, stack_texts
+from mtl.model.spec import MultiTaskConfig
 from mtl.model.vocab import Vocab
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig
 
 
 class BiLSTM(nn.Module):
@@ -40,7 +36,7 @@ class BiLSTM(nn.Module):
                 ) -> torch.Tensor | list[torch.Tensor]:
         """(B, T, H) states of the last layer, or with all_layers a list of every layer's."""
         layers = []
-        steps, ends = torch.arange(x.size(1)).unsqueeze(0), lengths.unsqueeze(1)
+        steps, ends = torch.arange(x.size(1), device=x.device).unsqueeze(0), lengths.unsqueeze(1)
         flip = torch.where(steps < ends, ends - 1 - steps, steps).unsqueeze(2)  # (B, T, 1); its own inverse
         for i, (ahead, behind) in enumerate(zip(self.ahead, self.behind)):
             if i > 0:
@@ -54,35 +50,28 @@ class BiLSTM(nn.Module):
 
 
 class BiLSTMEncoder(nn.Module):
-    """[word embedding ; char CNN] per token -> stacked BiLSTM."""
+    """[word embedding ; char CNN] per token -> stacked BiLSTM, over every text of a batch in one pass."""
 
     def __init__(self, config: MultiTaskConfig) -> None:
         super().__init__()
-        self.word_dropout = config.word_dropout
-        self.words = nn.Embedding(config.n_words, config.word_dim, padding_idx=0)
-        self.chars = CharCNN(config.n_chars, config.char_dim, config.char_filters, config.char_kernel)
-        self.lstm = BiLSTM(config.word_dim + config.char_filters, config.hidden_size, config.layers, config.dropout)
+        options = config.encoder_options
+        self.input = WordInput(config.n_words, config.n_chars, options["words"])
+        self.lstm = BiLSTM(self.input.output_size, options["hidden_size"], options["layers"], config.dropout)
         self.dropout = nn.Dropout(config.dropout)
-        self.output_size = 2 * config.hidden_size
-        self.n_layers = config.layers  # the states forward(batch, all_layers=True) returns
+        self.output_size = 2 * options["hidden_size"]
+        self.n_layers = options["layers"]  # the states forward(texts, all_layers=True) returns
 
-    def forward(self, batch: Batch, all_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """(B, T, H) word states; all_layers: a list of every BiLSTM layer's, each through the output
-        dropout (the last is the default output), for sharing schemes that mix layers."""
-        words = batch.words
-        if self.training and self.word_dropout > 0:
-            # Known words sometimes become <unk> (id 1), so <unk> learns to stand for a rare word.
-            drop = (torch.rand(words.shape) < self.word_dropout) & batch.mask
-            words = words.masked_fill(drop, 1)
-        x = torch.cat([self.words(words), self.chars(batch.chars)], dim=-1)  # (B, T, Dw + F)
-        layers = self.lstm(self.dropout(x), batch.lengths, all_layers=True)  # a (B, T, H) per layer
-        if all_layers:
-            return [self.dropout(layer) for layer in layers]
-        return self.dropout(layers[-1])
+    def forward(self, texts: list[Text], all_layers: bool = False) -> list[torch.Tensor] | list[list[torch.Tensor]]:
+        """One (B, T, H) tensor of word states per text; all_layers: per BiLSTM layer (the last is the default
+        output), that list, each layer through the output dropout, for sharing schemes that mix layers."""
+        text = stack_texts(texts)
+        x = self.dropout(self.input(text))  # (sum B, T, Dw + F)
+        layers = [split_states(self.dropout(layer), texts) for layer in self.lstm(x, text.lengths, all_layers=True)]
+        return layers if all_layers else layers[-1]
 
 
 def prepare(model_cfg: ModelConfig, vocab: Vocab, root: Path) -> tuple[Vocab, dict]:
-    return vocab, {}  # every setting is already a MultiTaskConfig field
+    return vocab, {"words": model_cfg.words.model_dump(), **model_cfg.bilstm.model_dump()}
 
 
 def build(config: MultiTaskConfig, *, fresh: bool) -> BiLSTMEncoder:

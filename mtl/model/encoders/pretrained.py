@@ -1,4 +1,4 @@
-"""A pretrained Hugging Face encoder (model.encoder: pretrained, model.pretrained: a folder or a hub name).
+"""A pretrained Hugging Face encoder (model.encoder: pretrained, model.pretrained.source: a folder or a hub name).
 
 Loaded with transformers' AutoModel and AutoTokenizer. Sentences are split into the model's sub-word
 pieces and the piece states pooled back to one state per word (subwords.py), so every head still sees
@@ -7,7 +7,7 @@ fixed features); true trains it with the rest, at the training learning rate.
 
 Models are data: the encoder's weights are saved in model.safetensors with the heads, its configuration in
 config.json (encoder_options.hf_config) and its tokenizer's files beside them, so load_model needs neither
-the hub nor the original folder. Only the first build reads `model.pretrained`; that reading is offline
+the hub nor the original folder. Only the first build reads `model.pretrained.source`; that reading is offline
 when HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set (the entry points set both), so a hub name then works
 only when it is already in the local Hugging Face cache.
 """
@@ -17,18 +17,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from mtl.config import ModelConfig
-from mtl.model.batch import Batch
-from mtl.model.encoders.subwords import SubwordVocab, pack_pieces, pool_words
+from mtl.model.batch import Text
+from mtl.model.encoders.subwords import SubwordVocab, layout, pack_pieces, pool_words
+from mtl.model.spec import MultiTaskConfig
 from mtl.model.vocab import Vocab
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig
 
 
 class PretrainedEncoder(nn.Module):
@@ -39,7 +37,7 @@ class PretrainedEncoder(nn.Module):
         super().__init__()
         options = config.encoder_options
         self.pooling, self.finetune = options["pooling"], options["finetune"]
-        self.prefix, self.suffix, self.pad_id = options["prefix"], options["suffix"], options["pad_id"]
+        self.templates, self.pad_id = options["templates"], options["pad_id"]  # templates: per number of texts
         hf_config = AutoConfig.for_model(**options["hf_config"])
         if weights is None:
             self.model = AutoModel.from_config(hf_config)
@@ -62,16 +60,29 @@ class PretrainedEncoder(nn.Module):
             self.model.eval()  # a frozen encoder gives the same features in training and prediction
         return self
 
-    def forward(self, batch: Batch, all_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """(B, T, H) word states; all_layers: a list of every layer's (the embeddings not counted), each
-        pooled to words and through the dropout; the last is the default output."""
-        ids, attention, words = pack_pieces(batch.chars, self.prefix, self.suffix, self.pad_id)  # (B, S) each
-        T = batch.words.size(1)
+    def forward(self, texts: list[Text], all_layers: bool = False) -> list[torch.Tensor] | list[list[torch.Tensor]]:
+        """One (B, T, H) tensor of word states per text; all_layers: per layer (the embeddings not counted; the
+        last is the default output), that list. A pair is read as one sequence, so its texts attend to each
+        other; its piece states are pooled back to each text's words, and through the dropout."""
+        template = self.templates[str(len(texts))]
+        ids, attention, types, words = pack_pieces([text.chars for text in texts], template, self.pad_id)
+        widths = [text.words.size(1) for text in texts]
+        inputs = {"input_ids": ids, "attention_mask": attention.long()}
+        if self.uses_token_types:
+            inputs["token_type_ids"] = types
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
-            out = self.model(input_ids=ids, attention_mask=attention.long(), output_hidden_states=all_layers)
+            out = self.model(**inputs, output_hidden_states=all_layers)
+
+        def per_text(pieces: torch.Tensor) -> list[torch.Tensor]:  # (B, S, H) -> [(B, T_i, H)]
+            return list(self.dropout(pool_words(pieces, words, sum(widths), self.pooling)).split(widths, dim=1))
+
         if all_layers:  # hidden_states[0] is the embeddings
-            return [self.dropout(pool_words(pieces, words, T, self.pooling)) for pieces in out.hidden_states[1:]]
-        return self.dropout(pool_words(out.last_hidden_state, words, T, self.pooling))  # (B, S, H) -> (B, T, H)
+            return [per_text(pieces) for pieces in out.hidden_states[1:]]
+        return per_text(out.last_hidden_state)
+
+    @property
+    def uses_token_types(self) -> bool:
+        return getattr(self.model.config, "type_vocab_size", 0) > 1
 
 
 # --- the registry's interface -------------------------------------------------------------------------
@@ -80,24 +91,22 @@ class PretrainedEncoder(nn.Module):
 def prepare(model_cfg: ModelConfig, vocab: Vocab, root: Path) -> tuple[SubwordVocab, dict]:
     """The model's tokenizer (it replaces the word vocabulary) and everything the encoder needs to be
     rebuilt without its source: the architecture, the special tokens around a sentence, the pooling."""
-    source = locate(model_cfg.pretrained, root)
+    section = model_cfg.pretrained
+    source = locate(section.source, root)
     tokenizer, hf_config = read_source(source)
-    probe = tokenizer(["a"], is_split_into_words=True)  # where a sentence's pieces sit among the specials
-    ids, word_ids = probe["input_ids"], probe.word_ids()
-    inside = [i for i, w in enumerate(word_ids) if w is not None]
-    prefix, suffix = ids[: inside[0]], ids[inside[-1] + 1 :]
+    templates = {str(n): layout(tokenizer, n) for n in (1, 2)}  # where texts sit among the special tokens
     max_length = model_max_length(tokenizer, hf_config)
     options = {
         "source": source,  # lineage only: loading never reads it
-        "pooling": model_cfg.subword_pooling,
-        "finetune": model_cfg.finetune,
-        "prefix": prefix,
-        "suffix": suffix,
+        "pooling": section.subword_pooling,
+        "finetune": section.finetune,
+        "templates": templates,
         "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
         "max_length": max_length,
         "hf_config": json.loads(hf_config.to_json_string(use_diff=False)),  # the architecture, as plain JSON
     }
-    return SubwordVocab(tokenizer, max_length - len(prefix) - len(suffix)), options
+    specials = max(sum(map(len, template["segments"])) for template in templates.values())
+    return SubwordVocab(tokenizer, max_length - specials), options
 
 
 def build(config: MultiTaskConfig, *, fresh: bool) -> PretrainedEncoder:
@@ -119,10 +128,11 @@ def hub_offline() -> bool:
 
 
 def locate(name: str | None, root: Path) -> str:
-    """model.pretrained as a folder (relative to params.yaml's folder, else to the working directory) when
+    """model.pretrained.source as a folder (relative to params.yaml's folder, else to the working directory) when
     one exists there, else as a hub name."""
     if not name:
-        raise ValueError("model.encoder is pretrained but model.pretrained names no model (a folder or a hub name)")
+        raise ValueError("model.encoder is pretrained but model.pretrained.source names no model (a folder or a hub "
+                         "name)")
     for folder in (root / Path(name).expanduser(), Path(name).expanduser()):
         if folder.is_dir():
             return str(folder.resolve())
@@ -139,14 +149,14 @@ def read_source(source: str) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
     except (OSError, ValueError) as error:
         if Path(source).is_dir():
-            raise ValueError(f"model.pretrained {source}: not a Hugging Face model folder: {error}") from None
+            raise ValueError(f"model.pretrained.source {source}: not a Hugging Face model folder: {error}") from None
         if offline:
             raise ValueError(
-                f"model.pretrained {source!r} is not a folder (relative paths are relative to params.yaml) and "
+                f"model.pretrained.source {source!r} is not a folder (relative paths are relative to params.yaml) and "
                 "not in the local Hugging Face cache, and the hub is offline (HF_HUB_OFFLINE=1). Give a model "
                 "folder, or allow downloads: HF_HUB_OFFLINE=0 TRANSFORMERS_OFFLINE=0"
             ) from None
-        raise ValueError(f"model.pretrained {source!r}: neither a folder nor a model the hub could give: "
+        raise ValueError(f"model.pretrained.source {source!r}: neither a folder nor a model the hub could give: "
                          f"{error}") from None
     try:
         tokenizer(["a"], is_split_into_words=True)

@@ -10,9 +10,10 @@ heads still tag words. Three steps:
     pool    (pool_words)    the encoder's piece states back to one state per word: its first piece's
                             state, or the mean of its pieces' states (model.subword_pooling)
 
-A sentence's pieces travel in Batch.chars, which holds per-word sub-units: (T, P) piece ids + 1 per
-word, 0 = none. That is the same padded (B, T, C) layout the word-level encoders fill with characters,
-so the batching and the training loop are unchanged. pack_pieces lays them out as the model's input.
+A text's pieces travel in Text.chars, which holds per-word sub-units: (T, P) piece ids + 1 per word, 0 =
+none. That is the same padded (B, T, C) layout the word-level encoders fill with characters, so the batching
+and the training loop are unchanged. pack_pieces lays one text, or a pair, out as the model's input, with
+the tokenizer's own special tokens and token types (a pair is one sequence: its texts attend to each other).
 """
 
 from __future__ import annotations
@@ -65,13 +66,18 @@ class SubwordVocab:
     tokenizer: Any  # a transformers tokenizer
     max_pieces: int  # pieces per sentence the model reads, special tokens not counted
 
-    def encode(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, tokens: list[str], share: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """share: how many texts the model reads together with this one (a pair: 2); each gets an even part
+        of the model's length."""
         unk = self.tokenizer.unk_token_id
-        pieces = fit_pieces(word_pieces(self.tokenizer, tokens, 0 if unk is None else unk), self.max_pieces)
+        pieces = fit_pieces(word_pieces(self.tokenizer, tokens, 0 if unk is None else unk), self.max_pieces // share)
         table = np.zeros((len(tokens), max(1, max(map(len, pieces), default=1))), dtype=np.int64)  # (T, P)
         for i, ids in enumerate(pieces):
             table[i, : len(ids)] = np.asarray(ids, dtype=np.int64) + 1
         return np.ones(len(tokens), dtype=np.int64), table  # word ids are unused: every word is "known"
+
+    def encode_texts(self, texts: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self.encode(tokens, share=len(texts)) for tokens in texts]
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({"kind": "subwords", "max_pieces": self.max_pieces}), encoding="utf-8")
@@ -87,27 +93,62 @@ class SubwordVocab:
         return cls(AutoTokenizer.from_pretrained(path.parent, local_files_only=True), data["max_pieces"])
 
 
-def pack_pieces(pieces: torch.Tensor, prefix: list[int], suffix: list[int], pad_id: int
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Batch.chars of sub-word pieces (B, T, P) -> the model's input ids (B, S), attention mask (B, S)
-    and the word of each position (B, S; -1 on special tokens and padding): prefix, a sentence's pieces
-    in word order, suffix, padding."""
-    B, T, P = pieces.shape
-    flat = pieces.reshape(B, T * P)  # piece id + 1, 0 = none
-    real = flat > 0
-    ends = len(prefix) + real.sum(1)  # (B,) the position after each sentence's last piece
-    S = int(ends.max()) + len(suffix)
-    # Each piece's position; empty slots all go to a spare column S, dropped below.
-    slot = torch.where(real, len(prefix) + real.cumsum(1) - 1, S)  # (B, T*P)
-    ids = torch.full((B, S + 1), pad_id, dtype=torch.long).scatter_(1, slot, flat - 1)[:, :S]
-    word_of_slot = torch.arange(T * P).div(P, rounding_mode="floor").expand(B, -1)
-    words = torch.full((B, S + 1), -1, dtype=torch.long).scatter_(1, slot, word_of_slot)[:, :S]
-    ids[:, : len(prefix)] = torch.tensor(prefix, dtype=torch.long)
-    rows = torch.arange(B)
-    for j, token in enumerate(suffix):
-        ids[rows, ends + j] = token
-    attention = torch.arange(S).unsqueeze(0) < (ends + len(suffix)).unsqueeze(1)  # (B, S)
-    return ids, attention, words
+def pack_pieces(pieces: list[torch.Tensor], template: dict, pad_id: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The texts' sub-word pieces (one (B, T_i, P_i) table per text: piece id + 1, 0 = none) -> the model's
+    input ids (B, S), attention mask (B, S), token type ids (B, S) and the word of each position (B, S; -1 on
+    special tokens and padding; text i's words numbered after text i-1's, so one pooling serves them all).
+
+    template: the tokenizer's own layout, {"segments": special ids before the first text, between texts and
+    after the last, "segment_types": their token types, "text_types": each text's type}, as `layout` reads it
+    off the tokenizer: [CLS] A [SEP] for one text, [CLS] A [SEP] B [SEP] (types 0 0 0 1 1) for BERT's pairs."""
+    segments, segment_types, text_types = template["segments"], template["segment_types"], template["text_types"]
+    B = pieces[0].size(0)
+    device = pieces[0].device
+    flats = [p.reshape(B, -1) for p in pieces]  # (B, T_i * P_i) each
+    counts = [(flat > 0).sum(1) for flat in flats]
+    starts, position = [], torch.full((B,), len(segments[0]), dtype=torch.long, device=device)
+    for i, count in enumerate(counts):
+        starts.append(position)
+        position = position + count + len(segments[i + 1])
+    ends = position  # (B,) each example's length
+    S = int(ends.max())
+    ids = torch.full((B, S + 1), pad_id, dtype=torch.long, device=device)  # column S: a spare slot, dropped
+    types = torch.zeros((B, S + 1), dtype=torch.long, device=device)
+    words = torch.full((B, S + 1), -1, dtype=torch.long, device=device)
+    rows = torch.arange(B, device=device)
+    word_offset = 0
+    for i, (flat, start) in enumerate(zip(flats, starts)):
+        real = flat > 0
+        slot = torch.where(real, start.unsqueeze(1) + real.cumsum(1) - 1, S)  # (B, T_i * P_i)
+        ids.scatter_(1, slot, flat - 1)
+        types.scatter_(1, slot, torch.full_like(slot, text_types[i]))
+        P = pieces[i].size(2)
+        word_of_slot = torch.arange(flat.size(1), device=device).div(P, rounding_mode="floor") + word_offset
+        words.scatter_(1, slot, word_of_slot.expand(B, -1))
+        word_offset += pieces[i].size(1)
+    for k, (segment, segment_type) in enumerate(zip(segments, segment_types)):
+        base = torch.zeros(B, dtype=torch.long, device=device) if k == 0 else starts[k - 1] + counts[k - 1]
+        for j, (token, token_type) in enumerate(zip(segment, segment_type)):
+            ids[rows, base + j] = token
+            types[rows, base + j] = token_type
+    ids[:, S], words[:, S] = pad_id, -1
+    attention = torch.arange(S, device=device).unsqueeze(0) < ends.unsqueeze(1)  # (B, S)
+    return ids[:, :S], attention, types[:, :S], words[:, :S]
+
+
+def layout(tokenizer: Any, n_texts: int) -> dict:
+    """Where the tokenizer puts its special tokens around n_texts texts, read off a probe ("a", and "b")."""
+    probe = tokenizer(*[["a"], ["b"]][:n_texts], is_split_into_words=True)
+    ids = probe["input_ids"]
+    types = probe.get("token_type_ids") or [0] * len(ids)
+    inside = [i for i, sequence in enumerate(probe.sequence_ids()) if sequence is not None]
+    if len(inside) != n_texts:
+        raise ValueError(f"the tokenizer split the probe words 'a'/'b' into {len(inside)} pieces, not {n_texts}")
+    cuts = [0, *[i for i in inside], len(ids)]  # each text is one piece in the probe
+    segments = [ids[cuts[k] + (k > 0) : cuts[k + 1]] for k in range(n_texts + 1)]
+    segment_types = [types[cuts[k] + (k > 0) : cuts[k + 1]] for k in range(n_texts + 1)]
+    return {"segments": segments, "segment_types": segment_types, "text_types": [types[i] for i in inside]}
 
 
 def pool_words(states: torch.Tensor, words: torch.Tensor, n_words: int, pooling: str) -> torch.Tensor:

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mtl.config import ModelConfig
-from mtl.model.batch import Batch
-from mtl.model.encoders.chars import CharCNN
+from mtl.model.batch import Text
+from mtl.model.encoders.words import WordInput, split_states, stack_texts
+from mtl.model.spec import MultiTaskConfig
 from mtl.model.vocab import Vocab
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig
 
 
 def sinusoids(length: int, width: int) -> torch.Tensor:
@@ -74,40 +71,32 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         options = config.encoder_options
         width = options["d_model"]
-        self.word_dropout = config.word_dropout
-        self.words = nn.Embedding(config.n_words, config.word_dim, padding_idx=0)
-        self.chars = CharCNN(config.n_chars, config.char_dim, config.char_filters, config.char_kernel)
-        self.project = nn.Linear(config.word_dim + config.char_filters, width)
+        self.input = WordInput(config.n_words, config.n_chars, options["words"])
+        self.project = nn.Linear(self.input.output_size, width)
         self.blocks = nn.ModuleList(
-            Block(width, options["attention_heads"], options["ff_size"], config.dropout) for _ in range(config.layers)
+            Block(width, options["attention_heads"], options["ff_size"], config.dropout) for _ in range(options["layers"])
         )
         self.norm = nn.LayerNorm(width)
         self.dropout = nn.Dropout(config.dropout)
         self.output_size = width
-        self.n_layers = config.layers  # the states forward(batch, all_layers=True) returns
+        self.n_layers = options["layers"]  # the states forward(texts, all_layers=True) returns
 
-    def forward(self, batch: Batch, all_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """(B, T, D) word states; all_layers: a list of every block's, each through the final LayerNorm (so
-        the layers are on one scale) and the output dropout; the last is the default output."""
-        words = batch.words
-        if self.training and self.word_dropout > 0:
-            # Known words sometimes become <unk> (id 1), so <unk> learns to stand for a rare word.
-            drop = (torch.rand(words.shape) < self.word_dropout) & batch.mask
-            words = words.masked_fill(drop, 1)
-        x = torch.cat([self.words(words), self.chars(batch.chars)], dim=-1)  # (B, T, Dw + F)
-        x = self.project(self.dropout(x)) + sinusoids(x.size(1), self.output_size)  # (B, T, D)
+    def forward(self, texts: list[Text], all_layers: bool = False) -> list[torch.Tensor] | list[list[torch.Tensor]]:
+        """One (B, T, D) tensor of word states per text; all_layers: per block (the last is the default output),
+        that list, each block's states through the final LayerNorm (so the layers are on one scale) and the
+        output dropout."""
+        text = stack_texts(texts)
+        x = self.input(text)  # (sum B, T, Dw + F)
+        x = self.project(self.dropout(x)) + sinusoids(x.size(1), self.output_size).to(x.device)  # (sum B, T, D)
         layers = []
         for block in self.blocks:
-            x = block(x, batch.mask)
-            layers.append(x)
-        if all_layers:
-            return [self.dropout(self.norm(layer)) for layer in layers]
-        return self.dropout(self.norm(x))  # (B, T, D)
+            x = block(x, text.mask)
+            layers.append(split_states(self.dropout(self.norm(x)), texts))
+        return layers if all_layers else layers[-1]
 
 
 def prepare(model_cfg: ModelConfig, vocab: Vocab, root: Path) -> tuple[Vocab, dict]:
-    options = {"d_model": model_cfg.d_model, "attention_heads": model_cfg.attention_heads, "ff_size": model_cfg.ff_size}
-    return vocab, options
+    return vocab, {"words": model_cfg.words.model_dump(), **model_cfg.transformer.model_dump()}
 
 
 def build(config: MultiTaskConfig, *, fresh: bool) -> TransformerEncoder:

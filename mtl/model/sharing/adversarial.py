@@ -21,7 +21,7 @@ shared nor per task). Parts: encoder, private ({task: encoder}), discriminator.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +30,8 @@ from torch import nn
 from mtl.config import ModelConfig
 from mtl.model.batch import Batch
 from mtl.model.encoders import get_encoder
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig, MultiTaskModel
+from mtl.model.spec import MultiTaskConfig
+from mtl.tasks.kind import Encoded
 
 
 class GradientReversal(torch.autograd.Function):
@@ -58,8 +57,8 @@ def orthogonality(shared: torch.Tensor, private: torch.Tensor) -> torch.Tensor:
 
 
 def options(model_cfg: ModelConfig) -> dict:
-    return {"adversarial_weight": model_cfg.adversarial_weight,
-            "orthogonality_weight": model_cfg.orthogonality_weight}
+    return {"adversarial_weight": model_cfg.adversarial.weight,
+            "orthogonality_weight": model_cfg.adversarial.orthogonality}
 
 
 def build(config: MultiTaskConfig, *, fresh: bool) -> tuple[dict[str, nn.Module], int]:
@@ -70,32 +69,34 @@ def build(config: MultiTaskConfig, *, fresh: bool) -> tuple[dict[str, nn.Module]
     return {"encoder": shared, "private": private, "discriminator": discriminator}, 2 * shared.output_size
 
 
-def forward(model: MultiTaskModel, batch: Batch, tasks: list[str], auxiliary: bool
+def forward(model: nn.Module, batch: Batch, tasks: list[str], auxiliary: bool
             ) -> tuple[dict[str, Any], torch.Tensor | None]:
-    shared = model.encoder(batch)  # (B, T, H), once for every task
-    private = {task: model.private[task](batch) for task in tasks}  # (B, T, H) each
-    outputs = {task: model.heads[task](torch.cat([shared, private[task]], dim=-1), batch.mask)  # (B, T, 2H)
+    shared = model.encoder(batch.texts)  # one (B, T, H) per text, once for every task
+    private = {task: model.private[task](batch.texts) for task in tasks}
+    outputs = {task: model.heads[task]([Encoded(torch.cat([s, p], dim=-1), text.mask)  # (B, T, 2H) per text
+                                        for s, p, text in zip(shared, private[task], batch.texts)])
                for task in tasks}
     if not auxiliary or batch.task not in private:
         return outputs, None
-    real = batch.mask.unsqueeze(2)  # (B, T, 1): states are not zero on padding
-    shared, own = shared * real, private[batch.task] * real
-    pooled = shared.sum(dim=1) / batch.lengths.unsqueeze(1)  # (B, H): each sentence's mean word state
+    text = batch.texts[0]  # the discriminator and the penalty read the first text (a pair's premise)
+    real = text.mask.unsqueeze(2)  # (B, T, 1): states are not zero on padding
+    states, own = shared[0] * real, private[batch.task][0] * real
+    pooled = states.sum(dim=1) / text.lengths.unsqueeze(1)  # (B, H): each text's mean word state
     logits = model.discriminator(reverse_gradient(pooled))  # (B, K)
-    target = torch.full((logits.size(0),), list(model.config.tasks).index(batch.task))
-    adversarial = F.cross_entropy(logits, target)
-    orthogonal = orthogonality(shared, own)
+    target = torch.full((logits.size(0),), list(model.config.tasks).index(batch.task), device=logits.device)
+    adversarial = F.cross_entropy(logits.float(), target)
+    orthogonal = orthogonality(states.float(), own.float())
     weights = model.config.sharing_options
     return outputs, weights["adversarial_weight"] * adversarial + weights["orthogonality_weight"] * orthogonal
 
 
-def shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     return list(model.encoder.parameters())
 
 
-def task_parameters(model: MultiTaskModel, task: str) -> list[nn.Parameter]:
+def task_parameters(model: nn.Module, task: str) -> list[nn.Parameter]:
     return list(model.private[task].parameters())
 
 
-def last_shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def last_shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     return list(model.encoder.parameters())  # the shared encoder, whole (as hard)

@@ -6,14 +6,14 @@ contextualized word representations", NAACL 2018, eq. 1) learned per task:
 
 so a tagging task can lean on a lower layer and a classification task on the top one. w_t starts at 0 (an
 even mix), γ_t at 1. Attention over the states themselves is left to the heads: a classification head
-already pools the states with a query of its own per task (mtl/model/heads.py AttentionPooler), and a
-tagging head reads every state. The encoder runs once per batch (forward(batch, all_layers=True)) for every
-task. No auxiliary loss. Parts: encoder, mix ({task: ScalarMix}).
+already pools the states with a query of its own per task (mtl/tasks/layers.py AttentionPool), and a
+tagging head reads every state. The encoder runs once per batch (forward(texts, all_layers=True)) for every
+task, and each of a pair's texts is mixed alike. No auxiliary loss. Parts: encoder, mix ({task: ScalarMix}).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,9 +21,8 @@ from torch import nn
 from mtl.config import ModelConfig
 from mtl.model.batch import Batch
 from mtl.model.encoders import get_encoder
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig, MultiTaskModel
+from mtl.model.spec import MultiTaskConfig
+from mtl.tasks.kind import Encoded
 
 
 class ScalarMix(nn.Module):
@@ -42,7 +41,7 @@ class ScalarMix(nn.Module):
         return self.scale * (self.layer_weights().view(-1, 1, 1, 1) * stacked).sum(dim=0)  # (B, T, H)
 
 
-def mix_weights(model: MultiTaskModel) -> dict[str, list[float]]:
+def mix_weights(model: nn.Module) -> dict[str, list[float]]:
     """{task: its softmax weight per layer, lowest layer first}: what each task reads."""
     return {task: mix.layer_weights().tolist() for task, mix in model.mix.items()}
 
@@ -57,19 +56,25 @@ def build(config: MultiTaskConfig, *, fresh: bool) -> tuple[dict[str, nn.Module]
     return {"encoder": encoder, "mix": mix}, encoder.output_size
 
 
-def forward(model: MultiTaskModel, batch: Batch, tasks: list[str], auxiliary: bool
+def forward(model: nn.Module, batch: Batch, tasks: list[str], auxiliary: bool
             ) -> tuple[dict[str, Any], torch.Tensor | None]:
-    layers = model.encoder(batch, all_layers=True)  # n_layers x (B, T, H), once for every task
-    return {task: model.heads[task](model.mix[task](layers), batch.mask) for task in tasks}, None
+    layers = model.encoder(batch.texts, all_layers=True)  # [layer][text] (B, T, H), once for every task
+    by_text = list(zip(*layers))  # [text][layer]
+    outputs = {}
+    for task in tasks:
+        mix = model.mix[task]
+        outputs[task] = model.heads[task]([Encoded(mix(list(text_layers)), text.mask)
+                                           for text_layers, text in zip(by_text, batch.texts)])
+    return outputs, None
 
 
-def shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     return list(model.encoder.parameters())
 
 
-def task_parameters(model: MultiTaskModel, task: str) -> list[nn.Parameter]:
+def task_parameters(model: nn.Module, task: str) -> list[nn.Parameter]:
     return list(model.mix[task].parameters())
 
 
-def last_shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def last_shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     return list(model.encoder.parameters())  # the encoder, whole (as hard): every layer is read by the mixes

@@ -5,7 +5,7 @@ are asked. Parts: encoder. No auxiliary loss.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,9 +13,8 @@ from torch import nn
 from mtl.config import ModelConfig
 from mtl.model.batch import Batch
 from mtl.model.encoders import get_encoder
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig, MultiTaskModel
+from mtl.model.spec import MultiTaskConfig
+from mtl.tasks.kind import Encoded
 
 
 def options(model_cfg: ModelConfig) -> dict:
@@ -27,20 +26,20 @@ def build(config: MultiTaskConfig, *, fresh: bool) -> tuple[dict[str, nn.Module]
     return {"encoder": encoder}, encoder.output_size
 
 
-def forward(model: MultiTaskModel, batch: Batch, tasks: list[str], auxiliary: bool
+def forward(model: nn.Module, batch: Batch, tasks: list[str], auxiliary: bool
             ) -> tuple[dict[str, Any], torch.Tensor | None]:
-    states = model.encoder(batch)  # (B, T, H)
-    return {task: model.heads[task](states, batch.mask) for task in tasks}, None
+    encoded = [Encoded(states, text.mask) for states, text in zip(model.encoder(batch.texts), batch.texts)]
+    return {task: model.heads[task](encoded) for task in tasks}, None
 
 
-def shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     return list(model.encoder.parameters())
 
 
-def task_parameters(model: MultiTaskModel, task: str) -> list[nn.Parameter]:
+def task_parameters(model: nn.Module, task: str) -> list[nn.Parameter]:
     return []
 
 
-def last_shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def last_shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     # The whole encoder: what GradNorm used before models named a layer, so GradNorm runs are unchanged.
     return list(model.encoder.parameters())

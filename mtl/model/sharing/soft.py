@@ -14,7 +14,7 @@ Parts: encoders ({task: encoder}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,14 +22,13 @@ from torch import nn
 from mtl.config import ModelConfig
 from mtl.model.batch import Batch
 from mtl.model.encoders import get_encoder
-
-if TYPE_CHECKING:
-    from mtl.model.model import MultiTaskConfig, MultiTaskModel
+from mtl.model.spec import MultiTaskConfig
+from mtl.tasks.kind import Encoded
 
 
 def l2_penalty(encoders: list[nn.Module]) -> torch.Tensor:
     """sum_t || θ_t - θ̄ ||² over the encoders' trainable parameters: 0 when the encoders are identical."""
-    total = torch.zeros(())
+    total = torch.zeros((), device=next(encoders[0].parameters()).device)
     for params in zip(*(encoder.parameters() for encoder in encoders)):
         if params[0].requires_grad:
             stacked = torch.stack(params)  # (k, *shape)
@@ -38,7 +37,7 @@ def l2_penalty(encoders: list[nn.Module]) -> torch.Tensor:
 
 
 def options(model_cfg: ModelConfig) -> dict:
-    return {"l2": model_cfg.soft_l2}
+    return {"l2": model_cfg.soft.l2}
 
 
 def build(config: MultiTaskConfig, *, fresh: bool) -> tuple[dict[str, nn.Module], int]:
@@ -50,23 +49,26 @@ def build(config: MultiTaskConfig, *, fresh: bool) -> tuple[dict[str, nn.Module]
     return {"encoders": encoders}, first.output_size
 
 
-def forward(model: MultiTaskModel, batch: Batch, tasks: list[str], auxiliary: bool
+def forward(model: nn.Module, batch: Batch, tasks: list[str], auxiliary: bool
             ) -> tuple[dict[str, Any], torch.Tensor | None]:
-    outputs = {task: model.heads[task](model.encoders[task](batch), batch.mask) for task in tasks}  # (B, T, H) each
+    outputs = {}
+    for task in tasks:  # each task's own encoder, over every text
+        states = model.encoders[task](batch.texts)
+        outputs[task] = model.heads[task]([Encoded(s, text.mask) for s, text in zip(states, batch.texts)])
     if not auxiliary:
         return outputs, None
     return outputs, model.config.sharing_options["l2"] * l2_penalty(list(model.encoders.values()))
 
 
-def shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     return []
 
 
-def task_parameters(model: MultiTaskModel, task: str) -> list[nn.Parameter]:
+def task_parameters(model: nn.Module, task: str) -> list[nn.Parameter]:
     return list(model.encoders[task].parameters())
 
 
-def last_shared_parameters(model: MultiTaskModel) -> list[nn.Parameter]:
+def last_shared_parameters(model: nn.Module) -> list[nn.Parameter]:
     # No layer is shared: GradNorm measures each task's gradient on all the encoders, in effect on its own
     # encoder (the penalty, added to every task loss, is the same for all tasks).
     return list(model.encoders.parameters())

@@ -13,7 +13,8 @@ next batch of every task (k forward and backward passes per step, tasks in param
 A method is a plain class (no base class) with:
     every_task                      bool, the step mode above
     parameters()                    its learned tensors; the loop's AdamW trains them (no weight decay)
-    backward(losses, model)         fills .grad from {task: loss}; returns (objective, {task: weight used})
+    backward(losses, model, scale)  fills .grad from {task: loss}, times `scale` (fp16's loss scale, which the
+                                    GradScaler divides out again); returns (objective, {task: weight used})
     after_step()                    after optimizer.step()
     state_dict() / load_state_dict(tensors, meta)
                                     everything it advances: tensors (safetensors) and JSON, for exact resume
@@ -39,7 +40,8 @@ class Weighting(Protocol):
 
     def parameters(self) -> list[nn.Parameter]: ...
 
-    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module) -> tuple[float, dict[str, float]]: ...
+    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module, scale: float = 1.0
+                 ) -> tuple[float, dict[str, float]]: ...
 
     def after_step(self) -> None: ...
 
@@ -51,6 +53,7 @@ class Weighting(Protocol):
 METHODS = {"static": Static, "uncertainty": Uncertainty, "dwa": DWA, "gradnorm": GradNorm, "pcgrad": PCGrad}
 
 
-def make_weighting(cfg: TrainingConfig, tasks: list[str]) -> Weighting:
-    """The configured method for these tasks (in params order), fresh; load_state_dict restores one."""
-    return METHODS[cfg.weighting.kind](cfg, tasks)
+def make_weighting(cfg: TrainingConfig, tasks: list[str], device: torch.device | str = "cpu") -> Weighting:
+    """The configured method for these tasks (in params order), fresh, its tensors on `device`;
+    load_state_dict restores one."""
+    return METHODS[cfg.weighting.kind](cfg, tasks, device)

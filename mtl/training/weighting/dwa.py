@@ -29,7 +29,7 @@ def dwa_weights(last: list[float], before_last: list[float], temperature: float)
 class DWA:
     every_task = True
 
-    def __init__(self, cfg: TrainingConfig, tasks: list[str]) -> None:
+    def __init__(self, cfg: TrainingConfig, tasks: list[str], device: torch.device | str = "cpu") -> None:
         self.tasks, self.window, self.temperature = tasks, cfg.weighting.window, cfg.weighting.temperature
         self.weights = [1.0] * len(tasks)
         self.sums, self.count = [0.0] * len(tasks), 0
@@ -38,10 +38,11 @@ class DWA:
     def parameters(self) -> list[nn.Parameter]:
         return []
 
-    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module) -> tuple[float, dict[str, float]]:
+    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module, scale: float = 1.0
+                 ) -> tuple[float, dict[str, float]]:
         weights = dict(zip(self.tasks, self.weights))
         total = weighted_sum({t: losses[t] for t in self.tasks}, weights)
-        total.backward()
+        (total * scale if scale != 1.0 else total).backward()
         self._record([losses[t].item() for t in self.tasks])
         return total.item(), weights
 

@@ -5,8 +5,8 @@ tasks' gradient norms on the last shared layer W, scaled by how fast each task t
     L_grad = sum_t | G_t - mean_i(G_i) r_t^alpha |     (the target held constant), differentiated in w only
 
 The network itself takes the gradient of sum_t w_t L_t. After each optimizer step the weights are
-renormalised to sum to k. L_t(0) is the loss of the first step. W: the model's last shared layer when the
-model names it (`last_shared_parameters()`), else the whole shared encoder (more costly, same idea).
+renormalised to sum to k. L_t(0) is the loss of the first step. W: what the sharing scheme names
+(`model.last_shared_parameters()`: the shared encoder).
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from mtl.config import TrainingConfig
 
 
 def shared_layer(model: nn.Module) -> list[nn.Parameter]:
-    named = getattr(model, "last_shared_parameters", None)
-    params = named() if named is not None else model.encoder.parameters()
-    return [p for p in params if p.requires_grad]
+    return [p for p in model.last_shared_parameters() if p.requires_grad]
 
 
 def grad_norm(loss: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
@@ -42,25 +40,26 @@ def gradnorm_weight_grad(
 class GradNorm:
     every_task = True
 
-    def __init__(self, cfg: TrainingConfig, tasks: list[str]) -> None:
+    def __init__(self, cfg: TrainingConfig, tasks: list[str], device: torch.device | str = "cpu") -> None:
         self.tasks, self.alpha = tasks, cfg.weighting.alpha
-        self.weights = nn.Parameter(torch.ones(len(tasks)))
+        self.weights = nn.Parameter(torch.ones(len(tasks), device=device))
         self.initial: list[float] | None = None  # L_t(0)
 
     def parameters(self) -> list[nn.Parameter]:
         return [self.weights]
 
-    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module) -> tuple[float, dict[str, float]]:
-        stacked = torch.stack([losses[t] for t in self.tasks])
+    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module, scale: float = 1.0
+                 ) -> tuple[float, dict[str, float]]:
+        stacked = torch.stack([losses[t].float() for t in self.tasks])
         if self.initial is None:
             self.initial = stacked.detach().tolist()
         shared = shared_layer(model)
         norms = torch.stack([grad_norm(losses[t], shared) for t in self.tasks]).detach()
-        ratios = stacked.detach() / torch.tensor(self.initial)
-        self.weights.grad = gradnorm_weight_grad(self.weights, norms, ratios, self.alpha)
+        ratios = stacked.detach() / torch.tensor(self.initial, device=stacked.device)
+        self.weights.grad = gradnorm_weight_grad(self.weights, norms, ratios, self.alpha) * scale
         used = self.weights.detach().clone()
         total = (used * stacked).sum()
-        total.backward()
+        (total * scale if scale != 1.0 else total).backward()
         return total.item(), dict(zip(self.tasks, used.tolist()))
 
     def after_step(self) -> None:

@@ -39,7 +39,7 @@ def flat_grad(loss: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
 class PCGrad:
     every_task = True
 
-    def __init__(self, cfg: TrainingConfig, tasks: list[str]) -> None:
+    def __init__(self, cfg: TrainingConfig, tasks: list[str], device: torch.device | str = "cpu") -> None:
         self.tasks = tasks
         self.weights = {task: cfg.loss_weights.get(task, 1.0) for task in tasks}
         self.rng = np.random.default_rng([cfg.seed, 0x9C6])  # its own stream: the global RNGs stay untouched
@@ -47,7 +47,8 @@ class PCGrad:
     def parameters(self) -> list[nn.Parameter]:
         return []
 
-    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module) -> tuple[float, dict[str, float]]:
+    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module, scale: float = 1.0
+                 ) -> tuple[float, dict[str, float]]:
         params = [p for p in model.parameters() if p.requires_grad]
         total = sum(self.weights[t] * losses[t].item() for t in self.tasks)
         # Each task's loss has its own forward graph (its own batch), so each is differentiated once.
@@ -55,7 +56,7 @@ class PCGrad:
         merged = torch.stack(pcgrad_project(grads, self.rng)).sum(dim=0)
         start = 0
         for p in params:
-            p.grad = merged[start : start + p.numel()].view_as(p).clone()
+            p.grad = merged[start : start + p.numel()].view_as(p) * scale
             start += p.numel()
         return total, dict(self.weights)
 

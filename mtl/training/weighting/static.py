@@ -23,15 +23,16 @@ def weighted_sum(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> 
 class Static:
     every_task = False
 
-    def __init__(self, cfg: TrainingConfig, tasks: list[str]) -> None:
+    def __init__(self, cfg: TrainingConfig, tasks: list[str], device: torch.device | str = "cpu") -> None:
         self.weights = {task: cfg.loss_weights.get(task, 1.0) for task in tasks}
 
     def parameters(self) -> list[nn.Parameter]:
         return []
 
-    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module) -> tuple[float, dict[str, float]]:
+    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module, scale: float = 1.0
+                 ) -> tuple[float, dict[str, float]]:
         total = weighted_sum(losses, self.weights)
-        total.backward()
+        (total * scale if scale != 1.0 else total).backward()
         return total.item(), {task: self.weights[task] for task in losses}
 
     def after_step(self) -> None:

@@ -22,16 +22,17 @@ def uncertainty_objective(losses: torch.Tensor, log_var: torch.Tensor) -> torch.
 class Uncertainty:
     every_task = True
 
-    def __init__(self, cfg: TrainingConfig, tasks: list[str]) -> None:
+    def __init__(self, cfg: TrainingConfig, tasks: list[str], device: torch.device | str = "cpu") -> None:
         self.tasks = tasks
-        self.log_var = nn.Parameter(torch.zeros(len(tasks)))
+        self.log_var = nn.Parameter(torch.zeros(len(tasks), device=device))
 
     def parameters(self) -> list[nn.Parameter]:
         return [self.log_var]
 
-    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module) -> tuple[float, dict[str, float]]:
-        total = uncertainty_objective(torch.stack([losses[t] for t in self.tasks]), self.log_var)
-        total.backward()
+    def backward(self, losses: dict[str, torch.Tensor], model: nn.Module, scale: float = 1.0
+                 ) -> tuple[float, dict[str, float]]:
+        total = uncertainty_objective(torch.stack([losses[t].float() for t in self.tasks]), self.log_var)
+        (total * scale if scale != 1.0 else total).backward()
         weights = torch.exp(-self.log_var.detach()).tolist()
         return total.item(), dict(zip(self.tasks, weights))
 

@@ -29,102 +29,18 @@ Decisions that are not obvious:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mtl.config import GateConfig, GateTask
 from mtl.evaluation import PairedStats, paired_bootstrap, task_rng
+from mtl.gate.holm import Comparison, holm
+from mtl.gate.report import GateReport, GateRow, TaskVerdict, Verdict, fmt, pct, short
 
-Verdict = Literal["pass", "fail"]
-TaskVerdict = Literal["pass", "fail", "inconclusive"]
 # Float noise must not turn "drop 0.01 <= max_drop 0.01" into a failure.
 _TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class GateRow:
-    task: str
-    metric: str
-    value: float | None  # the candidate's point estimate; None: no such metric for this task
-    ci: list[float] | None  # the candidate's interval from its evaluation
-    production: float | None  # None: no production model, or it lacks the task
-    diff: float | None  # candidate - production on the same examples; None: not compared
-    diff_ci: list[float] | None  # paired bootstrap interval of diff at diff_confidence
-    diff_confidence: float | None  # Holm-adjusted level of diff_ci
-    p_value: float | None  # unadjusted bootstrap p of "diff == -max_drop" (Holm sorts on it)
-    floor: float | None  # None: the task has no gate entry
-    max_drop: float | None
-    n: int | None  # test examples
-    verdict: TaskVerdict
-    reason: str
-
-
-@dataclass(frozen=True)
-class GateReport:
-    verdict: Verdict
-    rows: list[GateRow]
-    first_run: bool  # no production model to compare against
-    confidence: float | None = None  # of the candidate's intervals, from its evaluation
-    policy: dict[str, Any] = field(default_factory=dict)  # how the comparison was made
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == "pass"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "first_run": self.first_run,
-            "confidence": self.confidence,
-            "policy": dict(self.policy),
-            "rows": [asdict(row) for row in self.rows],
-            "notes": list(self.notes),
-        }
-
-    def to_markdown(self) -> str:
-        level = f"{self.confidence:.0%} CI" if self.confidence is not None else "CI"
-        lines = [
-            f"## Gate: {self.verdict.upper()}",
-            "",
-            f"| task | metric | candidate [{level}] | production | difference [lo, hi] (Holm level) "
-            "| floor | max_drop | n | verdict | reason |",
-            "|---|---|---|---:|---|---:|---:|---:|---|---|",
-        ]
-        for row in table_rows(self.to_dict()):
-            lines.append("| " + " | ".join(_cell(row[key]) for key in _COLUMNS) + " |")
-        failed = [row.task for row in self.rows if row.verdict == "fail"]
-        unsure = [row.task for row in self.rows if row.verdict == "inconclusive"]
-        summary = [f"failing: {', '.join(failed)}"] * bool(failed) + [f"inconclusive: {', '.join(unsure)}"] * bool(unsure)
-        lines += ["", f"**Overall: {self.verdict}**" + (f" ({'; '.join(summary)})" if summary else "")]
-        lines += [f"- {note}" for note in self.notes]
-        return "\n".join(lines) + "\n"
-
-
-_COLUMNS = ("task", "metric", "candidate", "production", "difference", "floor", "max_drop", "n", "verdict", "reason")
-
-
-def table_rows(gate: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat dict per task (the columns of gate.md), for a Prefect table artifact:
-    create_table_artifact(table=table_rows(json.loads(gate_json)), key="gate-rows")."""
-    rows = []
-    for row in gate["rows"]:
-        candidate = _fmt(row["value"]) + (f" [{_fmt(row['ci'][0])}, {_fmt(row['ci'][1])}]" if row["ci"] else "")
-        difference = "-"
-        if row["diff"] is not None:
-            difference = f"{row['diff']:+.6g}"
-            if row["diff_ci"] is not None:
-                lo, hi = row["diff_ci"]
-                difference += f" [{lo:+.6g}, {hi:+.6g}] ({_pct(row['diff_confidence'])})"
-        rows.append({
-            "task": row["task"], "metric": row["metric"], "candidate": candidate,
-            "production": _fmt(row["production"]), "difference": difference, "floor": _fmt(row["floor"]),
-            "max_drop": _fmt(row["max_drop"]), "n": "-" if row["n"] is None else row["n"],
-            "verdict": row["verdict"], "reason": row["reason"],
-        })
-    return rows
 
 
 def decide(
@@ -148,6 +64,7 @@ def decide(
         else:
             pending[task] = checked
 
+    # Holm reads every task's replicates as "better minus worse" (sign applied), so one margin serves both.
     margins = {task: -p.entry.max_drop - _TOLERANCE for task, p in pending.items()}
     comparisons = holm({task: p.replicates for task, p in pending.items()}, margins, gate.confidence)
     for task, p in pending.items():
@@ -178,45 +95,6 @@ def decide(
     )
 
 
-@dataclass(frozen=True)
-class Comparison:
-    interval: list[float]  # [lo, hi] of candidate - production
-    confidence: float  # the Holm-adjusted level of the interval
-    p_value: float
-    rank: int  # 1 = smallest p
-    family: int  # how many tasks were compared
-    outcome: TaskVerdict
-    stopped_at: str | None  # the task where Holm stopped, when this one ranked after it
-
-
-def holm(replicates: dict[str, np.ndarray], margins: dict[str, float], confidence: float) -> dict[str, Comparison]:
-    """Holm's step-down over per-task tests of "difference == margin", as adjusted percentile intervals.
-
-    replicates: task -> bootstrap replicates of the difference; margins: task -> -max_drop.
-    """
-    alpha = 1.0 - confidence
-    p_values = {task: _p_value(r, margins[task]) for task, r in replicates.items()}
-    order = sorted(p_values, key=lambda task: (p_values[task], task))
-    m, stop, out = len(order), None, {}
-    for rank, task in enumerate(order, start=1):
-        level = alpha / (m - (stop[0] if stop else rank) + 1)
-        # inverted_cdf: the ends are replicate values, and lo >= margin <=> P*(d* < margin) < level / 2.
-        lo, hi = (float(x) for x in np.quantile(replicates[task], [level / 2, 1 - level / 2], method="inverted_cdf"))
-        outcome: TaskVerdict = "pass" if lo >= margins[task] else "fail" if hi < margins[task] else "inconclusive"
-        if stop is None and outcome == "inconclusive":
-            stop = (rank, task)
-        elif stop is not None:
-            outcome = "inconclusive"  # Holm rejects nothing after its first non-rejection
-        out[task] = Comparison([lo, hi], 1.0 - level, p_values[task], rank, m, outcome,
-                               stop[1] if stop and stop[0] < rank else None)
-    return out
-
-
-def _p_value(replicates: np.ndarray, margin: float) -> float:
-    below = float(np.mean(replicates < margin))
-    return min(1.0, 2.0 * min(below, 1.0 - below))
-
-
 # --- per task -----------------------------------------------------------------------------------
 
 
@@ -231,7 +109,8 @@ class _Pending:
     production: float | None
     n: int
     diff: float
-    replicates: np.ndarray
+    replicates: np.ndarray  # of the difference, times sign: larger is better for every metric
+    sign: int
     failures: list[str]
     checks: list[str]
 
@@ -260,11 +139,14 @@ def _check_task(
     if value is None:
         return _row(task, metric, entry, "fail", f"the candidate's evaluation has no {metric} for this task", n=n)
 
+    # sign: +1 where higher is better; -1 (MSE) where lower is: its floor is a ceiling, its drop a rise
+    sign = -1 if metric in evaluated.get("lower_is_better", []) else 1
     failures, checks = [], []
-    if value < entry.floor - _TOLERANCE:
-        failures.append(f"{_fmt(value)} < floor {_fmt(entry.floor)}")
+    worse, better = ("<", ">=") if sign > 0 else (">", "<=")
+    if sign * value < sign * entry.floor - _TOLERANCE:
+        failures.append(f"{fmt(value)} {worse} floor {fmt(entry.floor)}")
     else:
-        checks.append(f"{_fmt(value)} >= floor {_fmt(entry.floor)}")
+        checks.append(f"{fmt(value)} {better} floor {fmt(entry.floor)}")
     min_examples = entry.min_examples or gate.min_examples
     too_few = n is None or n < min_examples
     few = f"too few examples: n={n} < min_examples {min_examples}"
@@ -285,8 +167,8 @@ def _check_task(
         return settled([])
     if not ours or ours != theirs or ours != pair.examples_sha256:
         failures.append(
-            f"not compared: scored on different examples (examples_sha256 candidate {_short(ours)}, "
-            f"production {_short(theirs)}, paired {_short(pair.examples_sha256)}); rerun `mtl evaluate` on the current data"
+            f"not compared: scored on different examples (examples_sha256 candidate {short(ours)}, "
+            f"production {short(theirs)}, paired {short(pair.examples_sha256)}); rerun `mtl evaluate` on the current data"
         )
         return settled([])
     if too_few:
@@ -296,26 +178,28 @@ def _check_task(
                                   n_bootstrap=gate.n_bootstrap, rng=task_rng(gate.seed, task))[metric]
     rescored = pair.metrics_of(pair.candidate.sum(axis=0))[metric]
     if abs(rescored - value) > _TOLERANCE:
-        notes.append(f"{task}: the re-predicted candidate scores {_fmt(rescored)} but its evaluation says "
-                     f"{_fmt(value)}; the paired test used the re-predicted scores.")
-    return _Pending(entry, metric, value, ci, reference, n, pair.difference()[metric], replicates, failures, checks)
+        notes.append(f"{task}: the re-predicted candidate scores {fmt(rescored)} but its evaluation says "
+                     f"{fmt(value)}; the paired test used the re-predicted scores.")
+    return _Pending(entry, metric, value, ci, reference, n, pair.difference()[metric], sign * replicates, sign,
+                    failures, checks)
 
 
 def _compared_row(task: str, p: _Pending, c: Comparison) -> GateRow:
-    lo, hi = c.interval
-    shown = f"difference {p.diff:+.6g} [{lo:+.6g}, {hi:+.6g}] at {_pct(c.confidence)} (Holm rank {c.rank}/{c.family})"
-    limit = f"-max_drop {_fmt(-p.entry.max_drop)}"
+    lo, hi = sorted(p.sign * x for x in c.interval)  # back to candidate - production, as shown
+    shown = f"difference {p.diff:+.6g} [{lo:+.6g}, {hi:+.6g}] at {pct(c.confidence)} (Holm rank {c.rank}/{c.family})"
+    limit = f"-max_drop {fmt(-p.entry.max_drop)}" if p.sign > 0 else f"+max_drop {fmt(p.entry.max_drop)} (lower is better)"
     if c.outcome == "pass":
-        comparison = f"no drop beyond max_drop: {shown} >= {limit}"
+        comparison = f"no drop beyond max_drop: {shown} {'>=' if p.sign > 0 else '<='} {limit}"
     elif c.outcome == "fail":
-        comparison = f"drop beyond max_drop: {shown} < {limit} vs production {_fmt(p.production)}"
+        comparison = (f"drop beyond max_drop: {shown} {'<' if p.sign > 0 else '>'} {limit} vs production "
+                      f"{fmt(p.production)}")
     elif c.stopped_at is not None:
         comparison = (f"inconclusive: Holm stopped at {c.stopped_at} (an earlier rank whose interval contains "
                       f"-max_drop), so nothing after it is decided; {shown} vs {limit}")
     else:
         comparison = f"inconclusive: {shown} contains {limit}; a drop beyond max_drop cannot be told from noise"
     verdict: TaskVerdict = "fail" if p.failures else c.outcome
-    return GateRow(task, p.metric, p.value, p.ci, p.production, p.diff, c.interval, c.confidence, c.p_value,
+    return GateRow(task, p.metric, p.value, p.ci, p.production, p.diff, [lo, hi], c.confidence, c.p_value,
                    p.entry.floor, p.entry.max_drop, p.n, verdict, "; ".join([*p.failures, comparison, *p.checks]))
 
 
@@ -343,20 +227,3 @@ def _overall(rows: list[GateRow], gate: GateConfig, notes: list[str]) -> Verdict
     notes.append(f"Inconclusive ({', '.join(unsure)}) but gate.inconclusive is allow: passed WITHOUT evidence "
                  "that these tasks did not drop beyond max_drop.")
     return "pass"
-
-
-def _fmt(number: float | None) -> str:
-    # Six significant digits: enough that a value just under its floor never prints as equal to it.
-    return "-" if number is None else f"{number:.6g}"
-
-
-def _pct(level: float) -> str:
-    return f"{100 * level:.4g}%"
-
-
-def _short(sha: str | None) -> str:
-    return "none" if not sha else sha[:12]
-
-
-def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|")
