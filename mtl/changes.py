@@ -22,9 +22,7 @@ import yaml
 
 from mtl.config import Params
 from mtl.pipeline import dvc_status
-from mtl.registry import Registry, open_store
-
-PRODUCTION = "production"
+from mtl.registry import PRODUCTION, open_registry
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,7 @@ def record_decision(params: Params, outcome: str) -> None:
 
 
 def production_version(params: Params) -> str | None:
-    config = params.registry
-    registry = Registry(open_store(config.uri, params.root, endpoint_url=config.endpoint_url, region=config.region))
+    registry = open_registry(params)
     return registry.resolve(PRODUCTION) if PRODUCTION in registry.aliases() else None
 
 

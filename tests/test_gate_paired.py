@@ -18,7 +18,8 @@ from mtl.cli import app
 from mtl.config import GateTask, Params, load_params
 from mtl.evaluation import paired_bootstrap, paired_stats, task_rng
 from mtl.gate import decide
-from mtl.stages import PromotionRefused, open_registry, promote_candidate
+from mtl.registry import open_registry
+from mtl.stages import PromotionRefused, promote_candidate
 from tests.test_gate import NER, SENTIMENT, by_task, classification, entities, gate, inputs
 
 HALF_POINT = GateTask(floor=0.0, max_drop=0.005)
