@@ -33,10 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from mtl.model.io import load_model, replace_folder, save_model
+from mtl.model.io import ModelFileError, load_model, load_weights, read_json, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
 
 POINTER = "latest.json"
@@ -141,13 +140,9 @@ def latest_checkpoint(root: Path) -> Path | None:
 def verify(folder: Path) -> None:
     """Check every file of the folder against its manifest: the same files, each with its sha256."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{folder / MANIFEST}: missing (a checkpoint is complete only with it)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{folder / MANIFEST}: unreadable ({error})") from None
-    if not isinstance(manifest, dict):
-        raise CheckpointError(f"{folder / MANIFEST}: expected {{file: sha256}}")
+        manifest = read_json(folder / MANIFEST)  # {file: sha256}
+    except ModelFileError as error:
+        raise CheckpointError(f"{error} (a checkpoint is complete only with its manifest)") from None
     present = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if not path.is_dir()} - {MANIFEST}
     if present != set(manifest):
         raise CheckpointError(f"{folder}: files {sorted(set(manifest) - present)} missing, "
@@ -167,12 +162,12 @@ def load_checkpoint(folder: Path) -> tuple[MultiTaskModel, dict[str, torch.Tenso
     verify(folder)
     try:
         model = load_model(folder).train()
-        tensors = load_file(folder / "optimizer.safetensors")
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-        state["torch_rng"] = load_file(folder / "rng.safetensors")["torch"]
-        state["weighting_tensors"] = load_file(folder / "weighting.safetensors")
-    except (SafetensorError, OSError, KeyError, ValueError) as error:  # verified, so written so by a bug
-        raise CheckpointError(f"{folder}: cannot be loaded ({type(error).__name__}: {error})") from None
+        tensors = load_weights(folder / "optimizer.safetensors")
+        state = read_json(folder / "state.json")
+        state["torch_rng"] = load_weights(folder / "rng.safetensors")["torch"]
+        state["weighting_tensors"] = load_weights(folder / "weighting.safetensors")
+    except ModelFileError as error:  # verified: written so by a bug, not by a crash
+        raise CheckpointError(str(error)) from None
     return model, tensors, state
 
 
@@ -184,9 +179,9 @@ def _pointed(root: Path) -> Path | None:
     if not pointer.exists():
         return None
     try:
-        name = json.loads(pointer.read_text(encoding="utf-8"))["folder"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{pointer}: unreadable ({type(error).__name__}: {error})") from None
+        name = read_json(pointer).get("folder")
+    except ModelFileError as error:
+        raise CheckpointError(str(error)) from None
     folder = root / str(name)
     if not (isinstance(name, str) and _FOLDER.match(name)) or folder.is_symlink():
         raise CheckpointError(f"{pointer}: folder {name!r} is not a step-NNNNNNNN folder inside {root}")

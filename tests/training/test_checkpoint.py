@@ -120,5 +120,5 @@ def test_latest_json_cannot_point_out_of_the_run_folder(run: Path, tmp_path: Pat
 def test_an_unreadable_pointer_is_an_error_naming_it(run: Path):
     pointer = run / "checkpoints" / "latest.json"
     pointer.write_text('{"step": 4')
-    with pytest.raises(CheckpointError, match=f"{pointer}: unreadable"):
+    with pytest.raises(CheckpointError, match=f"{pointer}: not readable JSON"):
         latest_checkpoint(run / "checkpoints")
