@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mtl.config import ConfigError, Params, load_params
+from mtl.logs import log_to_stderr
 from mtl.offline import go_offline
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -103,11 +104,26 @@ def train(
 
 
 @app.command()
-def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
+def evaluate(
+    params_file: ParamsOption = Path("params.yaml"),
+    model: Annotated[str | None, typer.Option(help="Score this model instead (a folder, alias or version; "
+                                                   "nothing is written). An int8 folder is compared with its fp32 "
+                                                   "model per task, with paired intervals.")] = None,
+) -> None:
     """Score the candidate per task on dev and test, with bootstrap intervals -> reports/metrics.json."""
-    from mtl.stages import evaluate_candidate
+    params = _params(params_file)
+    if model is not None:
+        from mtl.export import evaluate_any, to_markdown
 
-    metrics = evaluate_candidate(_params(params_file))
+        kind, result = evaluate_any(params, model)
+        if kind == "int8":
+            typer.echo(to_markdown(result))
+            return
+        metrics = {"test": result}
+    else:
+        from mtl.stages.evaluate import evaluate_candidate
+
+        metrics = evaluate_candidate(params)
     for task, row in metrics["test"]["per_task"].items():
         low, high = row["ci"] or (float("nan"), float("nan"))
         typer.echo(f"{task:>12} test {row['metric']}: {row['value']:.4f} [{low:.4f}, {high:.4f}] n={row['n']}")
@@ -117,11 +133,11 @@ def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
 def gate(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Decide per task: floor, and a paired test against production (Holm across tasks) -> reports/gate.json,
     gate.md, and production_metrics.json (production re-scored on the same test data, shaped like metrics.json)."""
-    from mtl.stages import gate_candidate
+    from mtl.stages.gate import gate_candidate
 
     params = _params(params_file)
     gate_candidate(params)
-    typer.echo((params.reports_dir / "gate.md").read_text())
+    typer.echo(params.report("gate_table").read_text(encoding="utf-8"))
 
 
 @app.command()
@@ -132,7 +148,7 @@ def promote(
 ) -> None:
     """Publish the gated candidate to the registry and move the production alias to it."""
     from mtl.registry import RegistryError
-    from mtl.stages import PromotionRefused, promote_candidate
+    from mtl.stages.promote import PromotionRefused, promote_candidate
 
     if force and not (reason or "").strip():
         _fail('promote: --force needs --reason "...": an override of the gate must say why')
@@ -177,14 +193,13 @@ def transfer(params_file: ParamsOption = Path("params.yaml")) -> None:
         transfer_report(params)
     except (FileNotFoundError, ValueError) as error:
         _fail(f"transfer: {error}")
-    typer.echo((params.reports_dir / "transfer.md").read_text(encoding="utf-8"))
+    typer.echo(params.report("transfer_table").read_text(encoding="utf-8"))
 
 
 @registry_app.command("list")
 def registry_list(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Every complete version with its aliases, gate verdict and headline metrics."""
-    from mtl.registry import RegistryError
-    from mtl.stages import open_registry
+    from mtl.registry import RegistryError, open_registry
 
     try:
         rows = open_registry(_params(params_file)).list_versions()
@@ -204,8 +219,7 @@ def registry_show(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """A version's manifest, metrics, gate report and lineage, as JSON."""
-    from mtl.registry import RegistryError
-    from mtl.stages import open_registry
+    from mtl.registry import RegistryError, open_registry
 
     try:
         typer.echo(json.dumps(open_registry(_params(params_file)).show(ref), indent=2))
@@ -220,8 +234,7 @@ def registry_rollback(
     reason: Annotated[str, typer.Option(help="Why, recorded with the alias move.")] = "",
 ) -> None:
     """Move an alias back to the version it replaced."""
-    from mtl.registry import RegistryError
-    from mtl.stages import open_registry
+    from mtl.registry import RegistryError, open_registry
 
     try:
         record = open_registry(_params(params_file)).rollback(alias, reason)
@@ -230,34 +243,115 @@ def registry_rollback(
     typer.echo(f"{alias} -> {record['version']} (was {record['previous']})")
 
 
+@registry_app.command("gc")
+def registry_gc(
+    params_file: ParamsOption = Path("params.yaml"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
+) -> None:
+    """Remove what killed promotions left: incomplete versions' files (their id stays taken) and temporary
+    files, once older than registry.gc_grace_hours. Never a version an alias or the history names.
+    Each promotion does the same first.
+
+    Example: mtl registry gc --dry-run
+    """
+    from mtl.registry import RegistryError, open_registry
+
+    try:
+        collected = open_registry(_params(params_file)).collect_garbage(dry_run=dry_run)
+    except RegistryError as error:
+        _fail(str(error))
+    verb = "would remove" if dry_run else "removed"
+    for version in collected.versions:
+        typer.echo(f"{verb} incomplete version {version}")
+    typer.echo(f"{verb} {len(collected.files)} file(s)" + "".join(f"\n  {name}" for name in collected.files))
+    for why in collected.kept:
+        typer.echo(f"kept {why}")
+
+
 @app.command()
 def predict(
-    model: Annotated[str, typer.Option(help="A registry alias or version, or a model folder.")] = "production",
+    model: Annotated[str, typer.Option(help="A registry alias or version, or a model folder (fp32 or int8).")] = "production",
     input_file: Annotated[Path | None, typer.Option("--input", help="One sentence per line (default: stdin).")] = None,
-    tokenizer: Annotated[str, typer.Option(help="How to split raw text: wordpunct or whitespace.")] = "wordpunct",
+    tokenizer: Annotated[str | None, typer.Option(help="How to split raw text (default: the tokenizer the model "
+                                                       "folder records): treebank, wordpunct or whitespace.")] = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Every task's prediction for each input sentence (JSON lines), from one pass of the shared encoder."""
     import sys
-    import tempfile
 
-    from mtl.model import load_model
+    import mtl
     from mtl.model.predict import Predictor
     from mtl.registry import RegistryError
-    from mtl.stages import open_registry
 
-    params = _params(params_file)
+    _params(params_file)
     lines = (input_file.read_text(encoding="utf-8") if input_file else sys.stdin.read()).splitlines()
     sentences = [line for line in lines if line.strip()]
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            source = Path(model) if Path(model).is_dir() else open_registry(params).fetch(model, folder)
-        except RegistryError as error:
-            _fail(f"predict: {error}")
-        predictor = Predictor(load_model(source), tokenizer)
-    tokens = [predictor.tokenize(sentence) for sentence in sentences]
+    try:
+        predictor = mtl.load(model, params=params_file)
+    except RegistryError as error:
+        _fail(f"predict: {error}")
+    if tokenizer is not None:
+        predictor = Predictor(predictor.model, tokenizer, predictor.precision)
+    tokens = predictor.tokens_of(sentences)
     for words, predictions in zip(tokens, predictor.predict(tokens) if tokens else []):
         typer.echo(json.dumps({"tokens": words, **predictions}, ensure_ascii=False))
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option(help="A registry alias (followed when it moves), a version, or a model "
+                                            "folder (fp32 or int8).")] = "production",
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Serve the model over HTTP until interrupted: POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics."""
+    from mtl.serve import serve as run_service
+
+    run_service(_params(params_file), model, host=host, port=port)
+
+
+@app.command()
+def export(
+    quantize: Annotated[str, typer.Option(help="The quantization: int8 (dynamic, Linear and LSTM layers).")] = "int8",
+    model: Annotated[str, typer.Option(help="A registry alias or version, or a model folder.")] = "production",
+    out: Annotated[Path | None, typer.Option(help="The folder to write (default: exports/<version>-int8).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Export although a task drops beyond its gate's max_drop.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the folder (required with --force).")] = None,
+    params_file: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Write an int8 copy of a model, refused when any task's test score drops beyond its gate's max_drop."""
+    from mtl.export import ExportRefused, export_int8, to_markdown
+    from mtl.registry import RegistryError
+
+    if quantize != "int8":
+        _fail(f"export: unknown quantization {quantize!r}; known: int8")
+    try:
+        result = export_int8(_params(params_file), model, out, force=force, reason=reason)
+    except (ExportRefused, RegistryError) as error:
+        _fail(f"export: {error}")
+    typer.echo(to_markdown(result.comparison))
+    typer.echo(("FORCED: " if result.forced else "") + f"wrote {result.folder}")
+
+
+@app.command("run")
+def run_job(
+    params_file: ParamsOption = Path("params.yaml"),
+    skip_unchanged: Annotated[bool, typer.Option("--skip-unchanged", help="End as skipped when nothing changed since the last decided candidate.")] = False,
+) -> None:
+    """The main job (what `make run` runs): the retrain flow. The DVC stages up to the gate, then a
+    promotion when every task passes; each stage's start, end and output are logged as they happen.
+
+    Example: mtl run --params params.yaml
+    """
+    from mtl.pipeline import StageFailed, WorkspaceBusy
+    from mtl.schedule import ScheduleError, retrain_flow
+
+    go_offline()
+    try:
+        retrain_flow()(params_file.resolve(), skip_unchanged=skip_unchanged)
+    except (StageFailed, WorkspaceBusy, ScheduleError) as error:
+        _fail(f"run: {error}")
 
 
 @app.command()
@@ -278,6 +372,7 @@ def main() -> None:
     # Before torch loads: idle OpenMP threads otherwise spin, and on a busy 2-core machine that cut
     # training from ~5k to ~400 tokens/s (measured).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    log_to_stderr()  # progress of stages and training, with a timestamp; `mtl run` relays it to the flow's log
     try:
         app()
     except ConfigError as error:

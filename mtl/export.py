@@ -22,7 +22,7 @@ from mtl.model import MultiTaskModel, load_model, predict
 from mtl.model.io import replace_folder
 from mtl.quantize import is_int8, load_int8, quantize, read_config, save_int8
 from mtl.registry import open_registry
-from mtl.stages import evaluate_model
+from mtl.stages.evaluate import evaluate_model
 from mtl.training.data import read_labels, read_split
 from mtl.transfer import compare_task, task_metric
 
@@ -100,7 +100,7 @@ def compare(params: Params, fp32: MultiTaskModel, int8: MultiTaskModel, split: s
         max_drop = params.gate.tasks[name].max_drop  # every task has a gate entry (params check it)
         rows[name] = {"metric": row["metric"], "n": row["n"], "int8": row["multi_task"], "fp32": row["single_task"],
                       "difference": row["difference"], "max_drop": max_drop,
-                      "ok": row["difference"]["value"] >= -max_drop}
+                      "ok": bool(row["difference"]["value"] >= -max_drop)}
     return rows
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mtl.baseline import baseline_dir, planned_steps, single_task_params, train_baselines
 from mtl.cli import app
-from mtl.config import ModelConfig, Params, Paths
+from mtl.config import Params, Paths
 from mtl.model import load_model
 from tests.training.conftest import TASKS, tiny_params, write_unified
 
@@ -21,6 +21,10 @@ def workspace(tmp_path: Path, **training) -> Params:
     write_unified(tmp_path / "unified", n_train=24, n_eval=8)
     params = tiny_params(max_steps=12, eval_every=6, checkpoint_every=6, **training)
     return params.model_copy(update={"root": tmp_path, "paths": Paths(unified="unified", run="run")})
+
+
+def summary_of(folder) -> dict:
+    return json.loads((folder / "training.json").read_text())
 
 
 def test_every_task_gets_a_model_with_exactly_its_own_head(tmp_path):
@@ -34,8 +38,8 @@ def test_every_task_gets_a_model_with_exactly_its_own_head(tmp_path):
         assert list(model.config.tasks) == [task], "labels.json names every task; the model has one head"
         assert list(model.heads) == [task]
         assert json.loads((folder / "model/labels.json").read_text()).keys() == {task}
-        summary = json.loads((folder / "baseline.json").read_text())
-        assert summary["task"] == task and summary["budget"] == "steps" and summary["max_steps"] == 12
+        summary = summary_of(folder)
+        assert summary["max_steps"] == 12 and summary["stopped"] == "max_steps"
         assert summary["steps"] == 12 == results[task].steps, "steps budget: the multi-task run's max_steps"
         assert not (folder / "checkpoints").exists()
         assert list(model.params["tasks"]) == [task], "the params it was trained with are saved beside it"
@@ -68,15 +72,14 @@ def test_single_task_params_drop_what_names_other_tasks():
         loss_weights={"pos": 2.0, "ner": 0.5},
         sampler={"kind": "explicit", "probabilities": {"pos": 0.4, "ner": 0.2, "sentiment": 0.2, "question": 0.2}},
     )
-    sharing = {"sharing": "adversarial"} if "sharing" in ModelConfig.model_fields else {}
-    params = Params.model_validate({**params.model_dump(), "gate": {"tasks": {"pos": {"floor": 0.5}, "ner": {}}},
-                                    "model": {**params.model.model_dump(), **sharing}})
+    params = Params.model_validate({**params.model_dump(), "model": {**params.model.model_dump(),
+                                                                      "sharing": "adversarial"}})
     single = single_task_params(params, "ner", 7)
     assert list(single.tasks) == ["ner"] and list(single.gate.tasks) == ["ner"]
+    assert list(single.corpora) == ["corpus_ner"]
     assert single.training.max_steps == 7 and single.training.loss_weights == {}
     assert single.training.sampler.probabilities == {"ner": 1.0}
-    if sharing:
-        assert single.model.sharing == "hard", "one task shares with no one"
+    assert single.model.sharing == "hard", "one task shares with no one"
     assert single.model.model_dump(exclude={"sharing"}) == params.model.model_dump(exclude={"sharing"})
     assert single.training.lr == params.training.lr
     with pytest.raises(ValueError, match="unknown task"):
@@ -91,6 +94,6 @@ def test_mtl_baseline_trains_the_planned_steps_under_the_examples_budget(tmp_pat
     result = CliRunner().invoke(app, ["baseline", "--task", "question", "--params", str(tmp_path / "params.yaml")])
     assert result.exit_code == 0, result.output
     assert "question: trained 3 steps (examples budget)" in result.output, "uniform over 4 tasks: 12 / 4"
-    summary = json.loads((tmp_path / "run/baselines/question/baseline.json").read_text())
-    assert (summary["budget"], summary["max_steps"], summary["steps"]) == ("examples", 3, 3)
+    summary = summary_of(tmp_path / "run/baselines/question")
+    assert (summary["max_steps"], summary["steps"]) == (3, 3)
     assert not (tmp_path / "run/baselines/pos").exists()

@@ -7,13 +7,14 @@ import random
 
 import pytest
 
-from mtl.config import EvaluationConfig, TaskConfig
+from mtl.tasks import task_options
+from mtl.config import EvaluationConfig
 from mtl.evaluation import confusion_markdown, evaluate
 
 TASKS = {
-    "ner": TaskConfig(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per", "B-loc", "I-loc"]),
-    "pos": TaskConfig(kind="tagging", labels=["NOUN", "VERB", "DET"]),
-    "sentiment": TaskConfig(kind="classification", labels=["0", "1"]),
+    "ner": task_options(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per", "B-loc", "I-loc"]),
+    "pos": task_options(kind="tagging", labels=["NOUN", "VERB", "DET"]),
+    "sentiment": task_options(kind="classification", labels=["0", "1"]),
 }
 LABELS = {task: cfg.labels for task, cfg in TASKS.items()}
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from mtl.config import GateConfig, GateTask, Params, TaskConfig
+from mtl.config import GateConfig, GateTask, Params
 from mtl.evaluation import evaluate, paired_stats
 from mtl.gate import decide, table_rows
+from mtl.tasks import task_options
+from mtl.tasks.kind import TaskOptions
 
-SENTIMENT = TaskConfig(kind="classification", labels=["0", "1"])
-NER = TaskConfig(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per"])
+SENTIMENT = task_options(kind="classification", labels=["0", "1"])
+NER = task_options(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per"])
 ENTITY = ["B-per", "I-per", "O", "O"]
 
 
@@ -46,7 +49,7 @@ def entities(n: int, missed: int, *, losses: int = 0):
     return gold, candidate, production
 
 
-def inputs(data: dict[str, tuple], *, configs: dict[str, TaskConfig] | None = None, production: bool = True):
+def inputs(data: dict[str, tuple], *, configs: dict[str, TaskOptions] | None = None, production: bool = True):
     """decide()'s first three arguments from {task: (gold, candidate, production)} predictions."""
     configs = configs or {task: SENTIMENT if isinstance(d[0][0], str) else NER for task, d in data.items()}
     labels = {task: cfg.labels for task, cfg in configs.items()}
@@ -96,7 +99,7 @@ def test_first_run_is_floor_only():
 
 
 def test_first_run_with_too_few_examples_is_inconclusive():
-    report = decide(*inputs({"s": classification(50, 0)}, production=False), gate(s=GateTask()))
+    report = decide(*inputs({"s": classification(50, 0)}, production=False), gate(s=GateTask(floor=0.0)))
     assert by_task(report)["s"].verdict == "inconclusive"
     assert by_task(report)["s"].reason.startswith("too few examples: n=50 < min_examples 100")
     assert report.verdict == "fail", "the default policy blocks"
@@ -106,14 +109,14 @@ def test_first_run_with_too_few_examples_is_inconclusive():
 
 
 def test_gated_task_missing_from_candidate_fails():
-    report = decide(*inputs({"s": classification(200, 0)}), gate(s=GateTask(), ner=GateTask()))
+    report = decide(*inputs({"s": classification(200, 0)}), gate(s=GateTask(floor=0.0), ner=GateTask(floor=0.0)))
     assert report.verdict == "fail"
     assert by_task(report)["ner"].verdict == "fail" and "missing" in by_task(report)["ner"].reason
 
 
 def test_evaluated_task_without_gate_entry_fails():
     data = {"s": classification(200, 0), "extra": classification(200, 0)}
-    report = decide(*inputs(data), gate(s=GateTask()))
+    report = decide(*inputs(data), gate(s=GateTask(floor=0.0)))
     assert report.verdict == "fail"
     assert by_task(report)["extra"].verdict == "fail" and "no gate" in by_task(report)["extra"].reason
 
@@ -121,13 +124,13 @@ def test_evaluated_task_without_gate_entry_fails():
 def test_task_dropped_from_candidate_and_gate_is_noted():
     candidate, production, paired = inputs({"s": classification(200, 0), "old": classification(200, 0)})
     del candidate["per_task"]["old"]
-    report = decide(candidate, production, paired, gate(s=GateTask()))
+    report = decide(candidate, production, paired, gate(s=GateTask(floor=0.0)))
     assert report.verdict == "pass"
     assert any("dropped): old" in note for note in report.notes)
 
 
 def test_gate_metric_other_than_primary():
-    question = TaskConfig(kind="classification", labels=["a", "b", "c"])
+    question = task_options(kind="classification", labels=["a", "b", "c"])
     gold = ["a"] * 180 + ["b"] * 10 + ["c"] * 10
     pred = ["a"] * 200  # 90% accuracy, but b and c never found
     data = {"q": (gold, pred, pred)}
@@ -138,7 +141,7 @@ def test_gate_metric_other_than_primary():
 
 
 def test_nothing_to_decide_fails():
-    report = decide({"per_task": {}}, None, {}, GateConfig())
+    report = decide({"per_task": {}}, None, {}, GateConfig(tasks={}))
     assert report.verdict == "fail" and "Nothing was evaluated" in report.notes[-1]
 
 
@@ -178,16 +181,44 @@ def test_table_rows_for_an_artifact():
 # --- configuration ------------------------------------------------------------------------------
 
 
-def test_params_reject_gate_typos():
-    tasks = {"pos": TaskConfig(kind="tagging"), "ner": TaskConfig(kind="tagging", scheme="bio")}
-    Params(corpora={}, tasks=tasks, gate=GateConfig(tasks={"pos": GateTask(metric="accuracy")}))
-    with pytest.raises(ValueError, match="not declared"):
-        Params(corpora={}, tasks=tasks, gate=GateConfig(tasks={"poss": GateTask(floor=0.9)}))
-    with pytest.raises(ValueError, match="unknown metric"):
-        Params(corpora={}, tasks=tasks, gate=GateConfig(tasks={"pos": GateTask(metric="entity_f1")}))
+def test_params_reject_gate_typos_and_tasks_without_a_gate_or_a_corpus():
+    from tests.training.conftest import params_tasks
+
+    section = params_tasks()
+    Params.model_validate(section)
+    for mutate, message in (
+        (lambda d: d["gate"]["tasks"].update(poss={"floor": 0.9}), r"gate.tasks.poss: task 'poss' is not declared"),
+        (lambda d: d["gate"]["tasks"]["pos"].update(metric="entity_f1"), r"gate.tasks.pos.metric: unknown metric"),
+        (lambda d: d["gate"]["tasks"].pop("ner"), r"gate.tasks: task 'ner' has no gate entry"),
+        (lambda d: d["corpora"].pop("corpus_question"), r"tasks.question: no corpus feeds this task"),
+        (lambda d: d["gate"]["tasks"]["pos"].pop("floor"), r"floor"),
+    ):
+        data = json.loads(json.dumps(section))
+        mutate(data)
+        with pytest.raises(ValueError, match=message):
+            Params.model_validate(data)
     with pytest.raises(ValueError):
-        GateConfig(inconclusive="warn")
+        GateConfig(tasks={}, inconclusive="warn")
     with pytest.raises(ValueError):
-        GateConfig(min_exampels=10)
+        GateConfig(tasks={}, min_exampels=10)
     with pytest.raises(ValueError):
-        GateTask(min_examples=0)
+        GateTask(floor=0.0, min_examples=0)
+
+
+def test_a_lower_is_better_metric_is_gated_as_a_ceiling_and_a_rise():
+    """MSE: the floor is a ceiling, and a rise (not a drop) beyond max_drop fails."""
+    relatedness = task_options("regression", texts=2, range=[1.0, 5.0])
+    rng = np.random.default_rng(0)
+    gold = rng.uniform(1, 5, 400).tolist()
+    good = [g + rng.normal(0, 0.3) for g in gold]
+    worse = [g + rng.normal(0, 0.9) for g in gold]
+    configs, labels = {"r": relatedness}, {"r": []}
+    gate_mse = GateConfig(tasks={"r": GateTask(metric="mse", floor=0.5, max_drop=0.05)}, min_examples=100)
+    for pred, verdict in ((good, "pass"), (worse, "fail")):
+        candidate = evaluate({"r": gold}, {"r": pred}, configs, labels, n_bootstrap=0)
+        production = evaluate({"r": gold}, {"r": good}, configs, labels, n_bootstrap=0)
+        paired = {"r": paired_stats(gold, pred, good, relatedness, [])}
+        report = decide(candidate, production, paired, gate_mse)
+        [row] = report.rows
+        assert row.metric == "mse" and row.verdict == verdict, row.reason
+    assert "> floor 0.5" in row.reason and "+max_drop 0.05 (lower is better)" in row.reason

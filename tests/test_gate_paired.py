@@ -19,7 +19,7 @@ from mtl.config import GateTask, Params, load_params
 from mtl.evaluation import paired_bootstrap, paired_stats, task_rng
 from mtl.gate import decide
 from mtl.registry import open_registry
-from mtl.stages import PromotionRefused, promote_candidate
+from mtl.stages.promote import PromotionRefused, promote_candidate
 from tests.test_gate import NER, SENTIMENT, by_task, classification, entities, gate, inputs
 
 HALF_POINT = GateTask(floor=0.0, max_drop=0.005)
@@ -209,7 +209,7 @@ def make_candidate(root, weights: bytes, verdict: str) -> None:
 
 @pytest.fixture
 def workspace(tmp_path):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"corpora": {}, "tasks": {}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"corpora": {}, "tasks": {}, "gate": {"tasks": {}}}))
     make_candidate(tmp_path, b"weights one", "pass")
     params = load_params(tmp_path / "params.yaml")
     assert promote_candidate(params, "first").version == "v0001"

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from mtl.config import TaskConfig
+from mtl.tasks import task_options
+from mtl.tasks.kind import TaskOptions
 from mtl.tasks import get_kind
 
-NER = TaskConfig(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per", "B-loc", "I-loc"])
-POS = TaskConfig(kind="tagging", labels=["NOUN", "VERB", "DET"])
-CLS = TaskConfig(kind="classification", labels=["a", "b", "c", "d"])
+NER = task_options(kind="tagging", scheme="bio", labels=["O", "B-per", "I-per", "B-loc", "I-loc"])
+POS = task_options(kind="tagging", labels=["NOUN", "VERB", "DET"])
+CLS = task_options(kind="classification", labels=["a", "b", "c", "d"])
 
 
 def random_tags(rng: random.Random, length: int) -> list[str]:
@@ -22,7 +23,7 @@ def random_tags(rng: random.Random, length: int) -> list[str]:
     return [rng.choice(NER.labels) for _ in range(length)]
 
 
-def metrics_of(kind_name: str, cfg: TaskConfig, gold, pred) -> dict[str, float]:
+def metrics_of(kind_name: str, cfg: TaskOptions, gold, pred) -> dict[str, float]:
     kind = get_kind(kind_name)
     stats = kind.example_stats(gold, pred, cfg.labels, cfg)
     return kind.metrics_from_stats(stats.sum(axis=0), cfg.labels, cfg)

@@ -13,14 +13,15 @@ import yaml
 from typer.testing import CliRunner
 
 from mtl.cli import app
-from mtl.config import Params, Paths, TaskConfig
+from mtl.tasks import task_options
+from mtl.config import Params, Paths
 from mtl.model import build_model, build_vocab, save_model
 from mtl.transfer import (NEGATIVE, NO_DIFFERENCE, POSITIVE, build_report, compare_task, inference_cost,
                           round_robin, to_markdown, verdict)
 from tests.training.conftest import TASKS, make_rows, tiny_params, write_unified
 
-SENTIMENT = TaskConfig(kind="classification", labels=["0", "1"])
-NER = TaskConfig(kind="tagging", scheme="bio", labels=["O", "B-ent", "I-ent"])
+SENTIMENT = task_options(kind="classification", labels=["0", "1"])
+NER = task_options(kind="tagging", scheme="bio", labels=["O", "B-ent", "I-ent"])
 
 
 def classification(n: int, multi_errors: int, single_errors: int) -> tuple[list, list, list]:
@@ -94,7 +95,7 @@ def untrained(params: Params, tasks: list[str], sentences: list[list[str]]):
 @pytest.fixture(scope="module")
 def models():
     params = tiny_params()
-    sentences = [row["tokens"] for row in make_rows("train", 24, 0)]
+    sentences = [row["tokens"] for row in make_rows("train", 24, 0, TASKS)]
     multi = untrained(params, list(TASKS), sentences)
     singles = {task: untrained(params, [task], sentences) for task in TASKS}
     return multi, singles, sentences

@@ -30,3 +30,8 @@ def get_kind(name: str) -> TaskKind:
 def kind_of(options: TaskOptions) -> TaskKind:
     """The kind of a task, from its parsed options (params.tasks[name])."""
     return get_kind(options.kind)
+
+
+def task_options(kind: str, **values) -> TaskOptions:
+    """A task's options as params would give them: task_options("tagging", scheme="bio", labels=[...])."""
+    return get_kind(kind).Options.model_validate({"kind": kind, **values})

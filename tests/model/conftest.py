@@ -19,19 +19,33 @@ SENTENCES = [
     ["an", "unseenword", "appears", "here", "today", "in", "Oslo", "!"],
 ]
 
-LABELS = {
-    "pos": {"kind": "tagging", "labels": ["DET", "NOUN", "VERB", "ADP", "PUNCT", "PROPN"], "scheme": "none"},
-    "ner": {"kind": "tagging", "labels": ["O", "B-person", "I-person", "B-location", "I-location"], "scheme": "bio"},
-    "sentiment": {"kind": "classification", "labels": ["0", "1"], "scheme": "none"},
-    "question": {"kind": "classification", "labels": ["DESC", "HUM", "LOC"], "scheme": "none"},
+LABELS = {  # labels.json's format: kind, labels, the kind's options
+    "pos": {"kind": "tagging", "labels": ["DET", "NOUN", "VERB", "ADP", "PUNCT", "PROPN"],
+            "options": {"scheme": "none", "crf": False}},
+    "ner": {"kind": "tagging", "labels": ["O", "B-person", "I-person", "B-location", "I-location"],
+            "options": {"scheme": "bio", "crf": False}},
+    "sentiment": {"kind": "classification", "labels": ["0", "1"], "options": {}},
+    "question": {"kind": "classification", "labels": ["DESC", "HUM", "LOC"], "options": {}},
 }
+PAIR_LABELS = {
+    "entailment": {"kind": "pair_classification", "labels": ["ENTAILMENT", "NEUTRAL", "CONTRADICTION"], "options": {}},
+    "relatedness": {"kind": "regression", "labels": [], "options": {"texts": 2, "range": [1.0, 5.0]}},
+}
+PAIRS = [(["A", "man", "plays"], ["Someone", "plays"]), (["The", "cat", "sat"], ["A", "dog", "ran", "away", "."])]
 
 
-def tiny_model(*, crf: bool = False, seed: int = 0) -> MultiTaskModel:
+def with_crf(labels: dict, crf: bool) -> dict:
+    return {name: {**t, "options": {**t["options"], "crf": crf}} if t["kind"] == "tagging" else t
+            for name, t in labels.items()}
+
+
+def tiny_model(*, crf: bool = False, seed: int = 0, pairs: bool = False, **model) -> MultiTaskModel:
     torch.manual_seed(seed)
     vocab = build_vocab(SENTENCES[:4], min_count=1, lowercase=True, max_word_chars=8)
-    config = ModelConfig(word_dim=12, char_dim=6, char_filters=10, hidden_size=8, crf=crf)
-    return build_model(config, vocab, LABELS, {"note": "test"}).eval()
+    config = ModelConfig.model_validate({"words": {"dim": 12, "char_dim": 6, "char_filters": 10},
+                                         "bilstm": {"hidden_size": 8}, "sharing": "hard", **model})
+    labels = with_crf({**LABELS, **(PAIR_LABELS if pairs else {})}, crf)
+    return build_model(config, vocab, labels, {"note": "test"}).eval()
 
 
 @pytest.fixture
@@ -55,7 +69,7 @@ def make_model():
     return tiny_model
 
 
-def save_and_reload(model: MultiTaskModel, folder: Path, monkeypatch, sentences: list[list[str]]) -> MultiTaskModel:
+def save_and_reload(model: MultiTaskModel, folder: Path, monkeypatch, sentences: list) -> MultiTaskModel:
     """Save `model` to folder and load it back with every unpickling entry point made to fail the test;
     the loaded model has the same weights and predicts `sentences` exactly as `model` does."""
     before = predict(model, sentences)

@@ -6,7 +6,7 @@ import itertools
 
 import torch
 
-from mtl.model.crf import CRF
+from mtl.tasks.crf import CRF
 
 
 def tiny_crf_case(seed: int = 0):

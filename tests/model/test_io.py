@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from mtl.model import load_model, predict, save_model
+from mtl.model import ModelFileError, load_model, predict, save_model
 
 
 @pytest.mark.parametrize("crf", [False, True])
@@ -36,11 +36,11 @@ def test_folder_layout_is_weights_plus_json(tmp_path, crf_model):
     assert config["model"]["tasks"]["ner"] == {
         "kind": "tagging",
         "labels": ["O", "B-person", "I-person", "B-location", "I-location"],
-        "scheme": "bio",
-        "options": {"crf": True},
+        "options": {"scheme": "bio", "crf": True},
     }
+    assert config["model"]["tokenizer"] == "treebank"
     labels = json.loads((tmp_path / "m" / "labels.json").read_text())
-    assert labels["sentiment"] == {"kind": "classification", "labels": ["0", "1"], "scheme": "none"}
+    assert labels["sentiment"] == {"kind": "classification", "labels": ["0", "1"], "options": {}}
     with safe_open(tmp_path / "m" / "model.safetensors", "pt") as weights:
         assert set(weights.keys()) == set(crf_model.state_dict())
 
@@ -49,5 +49,37 @@ def test_loading_an_unknown_format_fails(tmp_path, model):
     save_model(model, tmp_path / "m")
     path = tmp_path / "m" / "config.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "format": 99}))
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ModelFileError, match=r"config.json: model format 99, expected 2"):
         load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "missing vocab", "malformed vocab", "wrong-shaped config",
+                                    "config not json", "weights of another model"])
+def test_a_broken_model_folder_is_one_error_naming_the_file(tmp_path, model, make_model, damage):
+    folder = tmp_path / "m"
+    save_model(model, folder)
+    if damage == "truncated weights":
+        data = (folder / "model.safetensors").read_bytes()
+        (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+        expected = r"model.safetensors: not a readable safetensors file"
+    elif damage == "missing vocab":
+        (folder / "vocab.json").unlink()
+        expected = r"vocab.json: cannot read the vocabulary"
+    elif damage == "malformed vocab":
+        (folder / "vocab.json").write_text('{"words": 3}')
+        expected = r"vocab.json: cannot read the vocabulary"
+    elif damage == "wrong-shaped config":
+        config = json.loads((folder / "config.json").read_text())
+        config["model"] = {"n_words": "many"}
+        (folder / "config.json").write_text(json.dumps(config))
+        expected = r"config.json: not a model configuration"
+    elif damage == "config not json":
+        (folder / "config.json").write_text("{not json")
+        expected = r"config.json: not readable JSON"
+    else:
+        save_model(make_model(seed=1, **{"bilstm": {"hidden_size": 4}}), tmp_path / "other")
+        (folder / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+        expected = r"model.safetensors: the weights do not fit config.json"
+    with pytest.raises(ModelFileError, match=expected) as error:
+        load_model(folder)
+    assert str(folder) in str(error.value)

@@ -6,24 +6,45 @@ import pytest
 import torch
 
 from mtl.model import Example, collate, predict
-from mtl.model.heads import AttentionPooler, TagScores
+from mtl.tasks.layers import AttentionPool, TagScores
+from tests.model.conftest import PAIRS, tiny_model
 
 
-def batch_of(model, sentences):
-    return collate([Example(*model.vocab.encode(s)) for s in sentences])
+def batch_of(model, inputs):
+    """A batch of single texts (token lists) or of pairs (tuples of two)."""
+    return collate([Example(model.vocab.encode_texts(list(x) if isinstance(x, tuple) else [x])) for x in inputs])
 
 
 def test_shapes(model, sentences):
     batch = batch_of(model, sentences)
     B, T = len(sentences), max(map(len, sentences))
-    assert batch.words.shape == (B, T) and batch.chars.shape[:2] == (B, T)
-    assert batch.mask.sum().item() == sum(map(len, sentences))
+    text = batch.texts[0]
+    assert len(batch.texts) == 1 and text.words.shape == (B, T) and text.chars.shape[:2] == (B, T)
+    assert text.mask.sum().item() == sum(map(len, sentences))
     outputs = model(batch, ["pos", "ner", "sentiment", "question"])
     assert isinstance(outputs["pos"], TagScores) and outputs["pos"].emissions.shape == (B, T, 6)
     assert outputs["ner"].emissions.shape == (B, T, 5)
     assert outputs["sentiment"].shape == (B, 2)
     assert outputs["question"].shape == (B, 3)
-    assert model.encoder(batch).shape == (B, T, 2 * model.config.hidden_size)
+    [states] = model.encoder(batch.texts)
+    assert states.shape == (B, T, 2 * model.config.encoder_options["hidden_size"])
+
+
+def test_a_pair_is_two_padded_texts_encoded_in_one_pass_as_if_alone():
+    """Both texts of a pair go through the shared encoder in one call (stacked along the batch), and each
+    text's states equal those of the same text encoded on its own."""
+    model = tiny_model(pairs=True)
+    batch = batch_of(model, PAIRS)
+    assert [text.words.shape for text in batch.texts] == [(2, 3), (2, 5)]
+    calls = []
+    hook = model.encoder.register_forward_hook(lambda *args: calls.append(1))
+    outputs = model(batch, ["entailment", "relatedness"])
+    hook.remove()
+    assert len(calls) == 1 and outputs["entailment"].shape == (2, 3) and outputs["relatedness"].shape == (2, 1)
+    first, second = model.encoder(batch.texts)
+    alone = model.encoder(batch_of(model, [b for _, b in PAIRS]).texts)[0]
+    torch.testing.assert_close(second, alone)  # 1e-5-level float noise at most: the same ops, other batch rows
+    assert first.shape[:2] == (2, 3) and second.shape[:2] == (2, 5)
 
 
 def test_padding_does_not_change_a_sentence(model, sentences):
@@ -39,7 +60,7 @@ def test_padding_does_not_change_a_sentence(model, sentences):
 
 def test_attention_ignores_states_under_the_mask():
     torch.manual_seed(0)
-    pooler = AttentionPooler(6, 3)
+    pooler = AttentionPool(6)
     states = torch.randn(2, 5, 6)
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
     noisy = states.clone()
@@ -77,3 +98,13 @@ def test_predict_restores_training_mode(model, sentences):
     model.train()
     predict(model, sentences)
     assert model.training
+
+
+def test_predict_answers_each_input_with_the_tasks_that_read_its_number_of_texts(sentences):
+    model = tiny_model(pairs=True)
+    out = predict(model, [sentences[0], PAIRS[0], sentences[1], PAIRS[1]])
+    assert [out["pos"][i] is None for i in range(4)] == [False, True, False, True]
+    assert [out["entailment"][i] is None for i in range(4)] == [True, False, True, False]
+    assert out["entailment"][1] in {"ENTAILMENT", "NEUTRAL", "CONTRADICTION"}
+    assert all(1.0 <= out["relatedness"][i] <= 5.0 for i in (1, 3))  # the head squashes into the range
+    assert predict(model, [PAIRS[1], PAIRS[0]])["relatedness"] == [out["relatedness"][3], out["relatedness"][1]]

@@ -1,6 +1,6 @@
-"""Parameter-sharing schemes (mtl/model/sharing/): each trains with the real loop on the tiny synthetic dataset,
-saves and loads to identical predictions, resumes bit for bit after a crash and predicts with one shared-
-encoder pass; the default (hard) is the model it was. Then each scheme's pieces on hand-made inputs:
+"""Parameter-sharing schemes (mtl/model/sharing/): each trains with the real loop on the tiny synthetic dataset
+of six tasks (two of them sentence pairs), saves and loads to identical predictions, resumes bit for bit
+after a crash and predicts with one shared-encoder pass. Then each scheme's pieces on hand-made inputs:
 gradient reversal, the orthogonality and L2 penalties, the per-task layer mixes, the all-layers hook.
 """
 
@@ -25,21 +25,23 @@ from tests.training.conftest import tiny_params, write_unified
 from tests.training.resuming import assert_same_run, interrupt_and_resume
 
 SCHEMES = ["hard", "soft", "adversarial", "attention"]
-STEPS = 40  # with checkpoints every 10 and an evaluation every 20
+STEPS = 48  # with checkpoints every 10 and an evaluation every 24
 
 
 def tiny_model(sharing: str, seed: int = 0, **section) -> nn.Module:
     torch.manual_seed(seed)
     vocab = build_vocab(SENTENCES, min_count=1, lowercase=True, max_word_chars=8)
-    config = ModelConfig(word_dim=8, char_dim=4, char_filters=4, hidden_size=8, sharing=sharing, **section)
+    words = {"dim": 8, "char_dim": 4, "char_filters": 4, **section.pop("words", {})}
+    bilstm = {"hidden_size": 8, **section.pop("bilstm", {})}
+    config = ModelConfig.model_validate({"words": words, "bilstm": bilstm, "sharing": sharing, **section})
     return build_model(config, vocab, LABELS)
 
 
 def tagged_batch(model, task: str = "pos"):
-    batch = collate([Example(*model.vocab.encode(s)) for s in SENTENCES])
-    batch.task, batch.labels = task, LABELS[task]["labels"]
+    batch = collate([Example(model.vocab.encode_texts([s])) for s in SENTENCES])
+    batch.task, batch.labels, batch.task_options = task, LABELS[task]["labels"], LABELS[task]["options"]
     batch.targets = get_kind("tagging").collate_targets([[i % 4 for i in range(len(s))] for s in SENTENCES],
-                                                        batch.words.size(1))
+                                                        batch.texts[0].words.size(1))
     return batch
 
 
@@ -48,14 +50,18 @@ def tagged_batch(model, task: str = "pos"):
 
 @pytest.fixture(scope="module")
 def unified(tmp_path_factory) -> Path:
-    return write_unified(tmp_path_factory.mktemp("unified"))
+    return write_unified(tmp_path_factory.mktemp("unified"), pairs=True)
+
+
+def scheme_params(scheme: str, **training):
+    return tiny_params({"sharing": scheme}, pairs=True, max_steps=STEPS, eval_every=24, **training)
 
 
 @pytest.fixture(scope="module", params=SCHEMES)
 def straight(request, unified, tmp_path_factory) -> tuple[str, Path]:
     """(scheme, the folder of an uninterrupted run of STEPS steps)."""
     out = tmp_path_factory.mktemp(f"straight-{request.param}")
-    train(tiny_params({"sharing": request.param}, max_steps=STEPS, eval_every=20), data_dir=unified, out_dir=out)
+    train(scheme_params(request.param), data_dir=unified, out_dir=out)
     return request.param, out
 
 
@@ -65,9 +71,9 @@ def test_each_scheme_trains_the_loss_down(straight):
     with (out / "train_log.csv").open(newline="") as f:
         for row in csv.DictReader(f):
             losses.setdefault(row["task"], []).append(float(row["loss"]))
-    assert sum(map(len, losses.values())) == STEPS and min(map(len, losses.values())) >= 6
+    assert sum(map(len, losses.values())) == STEPS and len(losses) == 6 and min(map(len, losses.values())) >= 4
     first, last = (sum(sum(values[part]) / 3 for values in losses.values()) for part in (slice(3), slice(-3, None)))
-    assert last < 0.9 * first, (scheme, losses)  # seeds 0-3 gave 0.73-0.85
+    assert last < 0.9 * first, (scheme, losses)
     config = json.loads((out / "model" / "config.json").read_text())
     assert config["model"]["sharing"] == scheme
 
@@ -75,8 +81,11 @@ def test_each_scheme_trains_the_loss_down(straight):
 def test_each_scheme_saves_and_loads_to_identical_predictions(straight, tmp_path, monkeypatch):
     scheme, out = straight
     model = load_model(out / "model")
-    sentences = [["the", "cat", "runs"], ["Alice", "likes", "every", "superb", "tree", "!"], ["who", "finds", "?"]]
-    assert [len(tags) for tags in predict(model, sentences)["pos"]] == [3, 6, 3]
+    sentences = [["the", "cat", "runs"], ["Alice", "likes", "every", "superb", "tree", "!"], ["who", "finds", "?"],
+                 (["the", "cat", "sees", "a", "dog"], ["the", "cat", "sees"])]
+    predicted = predict(model, sentences)
+    assert [len(tags) for tags in predicted["pos"][:3]] == [3, 6, 3] and predicted["pos"][3] is None
+    assert predicted["entailment"][3] in {"ENTAILMENT", "NEUTRAL", "CONTRADICTION"}
     loaded = save_and_reload(model, tmp_path / "again", monkeypatch, sentences)
     assert loaded.config.sharing == scheme and loaded.config.sharing_options == model.config.sharing_options
 
@@ -85,8 +94,7 @@ def test_each_scheme_resumes_exactly_after_a_crash(straight, unified, tmp_path):
     """Crashed at step 17 (the step-10 checkpoint is the last whole one) and resumed: the same weights, the
     same optimizer state, the same logs as the uninterrupted run."""
     scheme, out = straight
-    params = tiny_params({"sharing": scheme}, max_steps=STEPS, eval_every=20)
-    interrupt_and_resume(params, unified, tmp_path / "resumed", stop_at=17)
+    interrupt_and_resume(scheme_params(scheme), unified, tmp_path / "resumed", stop_at=17)
     assert_same_run(out, tmp_path / "resumed")
 
 
@@ -95,7 +103,7 @@ def test_each_scheme_runs_under_gradnorm_and_pcgrad(scheme, unified, tmp_path):
     # every_task methods: k forward passes per step, each with its own auxiliary loss; GradNorm reads
     # last_shared_parameters()
     for kind in ("gradnorm", "pcgrad"):
-        params = tiny_params({"sharing": scheme}, max_steps=4, eval_every=4, checkpoint_every=4,
+        params = tiny_params({"sharing": scheme}, pairs=True, max_steps=4, eval_every=4, checkpoint_every=4,
                              weighting={"kind": kind})
         assert train(params, data_dir=unified, out_dir=tmp_path / kind).steps == 4
 
@@ -118,17 +126,16 @@ def test_predict_runs_each_encoder_once_per_batch(scheme, sentences):
     assert calls == [3] * len(encoders)
 
 
-# --- hard: the model it was -------------------------------------------------------------------------------
+# --- hard: one encoder and the heads, nothing else ----------------------------------------------------------
 
 
-def test_hard_is_the_default_and_adds_nothing():
+def test_hard_adds_nothing():
     model = tiny_model("hard").train()
-    assert ModelConfig().sharing == "hard"
     assert {name.split(".")[0] for name in model.state_dict()} == {"encoder", "heads"}
     batch = tagged_batch(model)
     model(batch, ["pos"])
     assert model.auxiliary_loss() == 0.0  # the step's `loss + 0.0`: the same value, the same gradient
-    assert model.last_shared_parameters() == list(model.encoder.parameters())  # GradNorm's old fallback
+    assert model.last_shared_parameters() == list(model.encoder.parameters())
 
 
 def test_train_step_with_the_hook_matches_the_step_without_it():
@@ -154,18 +161,6 @@ def test_train_step_with_the_hook_matches_the_step_without_it():
             step(model, optimizer, {"pos": tagged_batch(model)}, {"pos": "tagging"}, weighting, 1.0)
         ends.append(model.state_dict())
     assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])
-
-
-def test_a_model_saved_before_sharing_schemes_loads_as_hard(tmp_path):
-    model = tiny_model("hard").eval()
-    save_model(model, tmp_path / "m")
-    path = tmp_path / "m" / "config.json"
-    config = json.loads(path.read_text())
-    del config["model"]["sharing"], config["model"]["sharing_options"]
-    path.write_text(json.dumps(config))
-    loaded = load_model(tmp_path / "m")
-    assert loaded.config.sharing == "hard"
-    assert predict(loaded, SENTENCES) == predict(model, SENTENCES)
 
 
 # --- parameter counts -------------------------------------------------------------------------------------
@@ -205,8 +200,8 @@ def test_gradient_reversal_is_the_identity_forward_and_flips_the_gradient():
 
 
 def test_the_shared_encoder_gets_the_discriminators_gradient_reversed():
-    model = tiny_model("adversarial", adversarial_weight=1.0, orthogonality_weight=0.0, dropout=0.0,
-                       word_dropout=0.0).train()  # no dropout: every pass sees the same states
+    model = tiny_model("adversarial", adversarial={"weight": 1.0, "orthogonality": 0.0}, dropout=0.0,
+                       words={"dropout": 0.0}).train()  # no dropout: every pass sees the same states
     batch = tagged_batch(model, "ner")
     target = torch.full((len(SENTENCES),), list(LABELS).index("ner"))
 
@@ -220,7 +215,8 @@ def test_the_shared_encoder_gets_the_discriminators_gradient_reversed():
     penalty.backward()
     encoder_reversed, discriminator_reversed = grads()
     model.zero_grad()
-    pooled = (model.encoder(batch) * batch.mask.unsqueeze(2)).sum(1) / batch.lengths.unsqueeze(1)  # (B, H)
+    text = batch.texts[0]
+    pooled = (model.encoder(batch.texts)[0] * text.mask.unsqueeze(2)).sum(1) / text.lengths.unsqueeze(1)  # (B, H)
     plain = nn.functional.cross_entropy(model.discriminator(pooled), target)  # no reversal
     torch.testing.assert_close(plain, penalty)
     plain.backward()
@@ -246,7 +242,7 @@ def test_orthogonality_is_zero_for_orthogonal_features_and_not_otherwise():
 
 
 def test_soft_l2_is_zero_for_identical_encoders_and_pulls_them_together():
-    model = tiny_model("soft", soft_l2=0.5).train()
+    model = tiny_model("soft", soft={"l2": 0.5}).train()
     encoders = list(model.encoders.values())
     assert soft.l2_penalty(encoders).item() == 0.0  # they start as copies of one
     with torch.no_grad():
@@ -264,7 +260,7 @@ def test_soft_l2_is_zero_for_identical_encoders_and_pulls_them_together():
 
 
 def test_attention_mix_weights_are_per_task_and_sum_to_one():
-    model = tiny_model("attention", layers=3).train()
+    model = tiny_model("attention", bilstm={"layers": 3}).train()
     assert {task: len(w) for task, w in attention.mix_weights(model).items()} == {t: 3 for t in LABELS}
     with torch.no_grad():
         model.mix["pos"].weights.copy_(torch.tensor([2.0, 0.0, -1.0]))
@@ -277,7 +273,7 @@ def test_attention_mix_weights_are_per_task_and_sum_to_one():
     # a task's mix is what its head reads: γ_t sum_j s_j h_j
     model.eval()
     batch = tagged_batch(model)
-    layers = model.encoder(batch, all_layers=True)
+    layers = [layer[0] for layer in model.encoder(batch.texts, all_layers=True)]  # the batch's one text
     expected = sum(s * h for s, h in zip(weights["pos"], layers))
     torch.testing.assert_close(model.mix["pos"](layers), expected)
     # and each task's weights get gradients from its own loss only
@@ -289,17 +285,18 @@ def test_attention_mix_weights_are_per_task_and_sum_to_one():
 
 @pytest.mark.parametrize("encoder", ["bilstm", "transformer", "pretrained"])
 def test_all_layers_ends_with_the_default_output(encoder, tmp_path):
-    section = {"encoder": encoder, "layers": 2}
+    section = {"encoder": encoder, "bilstm": {"layers": 2}}
     if encoder == "transformer":
-        section.update(d_model=8, attention_heads=2, ff_size=16)
+        section["transformer"] = {"layers": 2, "d_model": 8, "attention_heads": 2, "ff_size": 16}
     if encoder == "pretrained":
         from tests.model.test_encoders import write_tiny_bert
 
-        section.update(pretrained=str(write_tiny_bert(tmp_path / "bert")))
+        section["pretrained"] = {"source": str(write_tiny_bert(tmp_path / "bert"))}
     model = tiny_model("attention", **section).eval()
-    batch = collate([Example(*model.vocab.encode(s)) for s in SENTENCES])
-    layers = model.encoder(batch, all_layers=True)
+    batch = collate([Example(model.vocab.encode_texts([s])) for s in SENTENCES])
+    layers = model.encoder(batch.texts, all_layers=True)  # [layer][text]
     assert len(layers) == model.encoder.n_layers == 2
-    assert all(layer.shape == (len(SENTENCES), batch.words.size(1), model.encoder.output_size) for layer in layers)
-    assert torch.equal(layers[-1], model.encoder(batch))
-    assert not torch.equal(layers[0], layers[1])
+    width = batch.texts[0].words.size(1)
+    assert all(layer[0].shape == (len(SENTENCES), width, model.encoder.output_size) for layer in layers)
+    assert torch.equal(layers[-1][0], model.encoder(batch.texts)[0])
+    assert not torch.equal(layers[0][0], layers[1][0])

@@ -105,8 +105,8 @@ def prepare(model_cfg: ModelConfig, vocab: Vocab, root: Path) -> tuple[SubwordVo
         "max_length": max_length,
         "hf_config": json.loads(hf_config.to_json_string(use_diff=False)),  # the architecture, as plain JSON
     }
-    specials = max(sum(map(len, template["segments"])) for template in templates.values())
-    return SubwordVocab(tokenizer, max_length - specials), options
+    max_pieces = {n: max_length - sum(map(len, template["segments"])) for n, template in templates.items()}
+    return SubwordVocab(tokenizer, max_pieces), options
 
 
 def build(config: MultiTaskConfig, *, fresh: bool) -> PretrainedEncoder:

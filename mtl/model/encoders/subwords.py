@@ -64,13 +64,15 @@ class SubwordVocab:
     own files (tokenizer.json, tokenizer_config.json, ...) beside it."""
 
     tokenizer: Any  # a transformers tokenizer
-    max_pieces: int  # pieces per sentence the model reads, special tokens not counted
+    max_pieces: dict[str, int]  # per number of texts read together ("1", "2"): pieces the model reads, the
+                                # special tokens not counted
 
     def encode(self, tokens: list[str], share: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """share: how many texts the model reads together with this one (a pair: 2); each gets an even part
-        of the model's length."""
+        of what the model can read."""
         unk = self.tokenizer.unk_token_id
-        pieces = fit_pieces(word_pieces(self.tokenizer, tokens, 0 if unk is None else unk), self.max_pieces // share)
+        budget = self.max_pieces[str(share)] // share
+        pieces = fit_pieces(word_pieces(self.tokenizer, tokens, 0 if unk is None else unk), budget)
         table = np.zeros((len(tokens), max(1, max(map(len, pieces), default=1))), dtype=np.int64)  # (T, P)
         for i, ids in enumerate(pieces):
             table[i, : len(ids)] = np.asarray(ids, dtype=np.int64) + 1
@@ -90,7 +92,7 @@ class SubwordVocab:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("kind") != "subwords":
             raise ValueError(f"{path}: not a sub-word vocabulary (kind {data.get('kind')!r})")
-        return cls(AutoTokenizer.from_pretrained(path.parent, local_files_only=True), data["max_pieces"])
+        return cls(AutoTokenizer.from_pretrained(path.parent, local_files_only=True), dict(data["max_pieces"]))
 
 
 def pack_pieces(pieces: list[torch.Tensor], template: dict, pad_id: int
