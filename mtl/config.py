@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, SerializeAsAny, ValidationError, field_validator,
+                      model_validator)
 
 from mtl.corpora.formats import FORMATS
 from mtl.tasks import KINDS, TaskOptions, kind_of
@@ -135,7 +136,26 @@ class CorpusConfig(Strict):
             raise KeyedError((*where, key) if key else where, message) from None
 
 
-TaskConfig = Annotated[Union[tuple(kind.Options for kind in KINDS.values())], Field(discriminator="kind")]
+def parse_task(name: str, value: Any) -> TaskOptions:
+    """A task's params as its kind's options model (looked up when params load, so a kind registered in KINDS
+    at any time is configurable)."""
+    if isinstance(value, TaskOptions):
+        return value
+    if not isinstance(value, dict):
+        raise KeyedError((name,), "expected a mapping with a kind")
+    if value.get("kind") not in KINDS:
+        raise KeyedError((name, "kind"), f"unknown task kind {value.get('kind')!r}; known: {sorted(KINDS)}")
+    options = KINDS[value["kind"]].Options
+    try:
+        return options.model_validate(value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = [str(part) for part in first["loc"]]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(key[-1], list(options.model_fields), n=1, cutoff=0.6)
+            message = f"unknown option of kind {value['kind']}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+        raise KeyedError((name, *key), message) from None
 
 
 class ValidationChecks(Strict):
@@ -410,7 +430,8 @@ class ServeConfig(Strict):
     host: str = "127.0.0.1"  # what `mtl serve` binds without --host; 0.0.0.0 to listen on every interface
     port: int = Field(8000, ge=0, le=65535)
     poll_seconds: float = Field(10.0, gt=0)  # how often the followed alias is re-resolved
-    max_batch_sentences: int = Field(64, ge=1)  # sentences packed into one encoder pass
+    max_batch_sentences: int = Field(64, ge=1)  # concurrent requests' sentences taken into one pass
+    batch_sentences: int = Field(8, ge=1)  # per encoder call in a pass, length-sorted (less padding)
     max_wait_ms: float = Field(5.0, ge=0)  # how long a pass waits for more requests to join it
     max_queue_sentences: int = Field(4096, ge=1)  # sentences waiting; past it 503 with Retry-After
     max_sentences_per_request: int = Field(256, ge=1)  # past it 413
@@ -424,7 +445,7 @@ class ServeConfig(Strict):
 class Params(Strict):
     paths: Paths = Paths()
     corpora: dict[str, CorpusConfig]
-    tasks: dict[str, TaskConfig]
+    tasks: dict[str, SerializeAsAny[TaskOptions]]  # each its kind's options model (parse_task)
     validation: ValidationConfig = ValidationConfig()
     unify: UnifyConfig = UnifyConfig()
     model: ModelConfig = ModelConfig()
@@ -438,6 +459,13 @@ class Params(Strict):
     serve: ServeConfig = ServeConfig()
 
     root: Path = Path(".")  # the folder params.yaml lives in; set by load_params
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _parse_tasks(cls, tasks: Any) -> Any:
+        if not isinstance(tasks, dict):
+            return tasks
+        return {name: parse_task(name, value) for name, value in tasks.items()}
 
     @model_validator(mode="after")
     def _check_tasks(self) -> Params:
@@ -547,8 +575,6 @@ def _describe(error: dict, data: dict) -> str:
     """One error as `dotted.key: message`, the key as written in params (the kinds' union tag dropped), with
     the nearest valid key suggested for an unknown one."""
     loc = [str(part) for part in error["loc"]]
-    if len(loc) >= 3 and loc[0] == "tasks" and loc[2] in KINDS:
-        del loc[2]  # pydantic's discriminated-union tag, not a key the user wrote
     message = error["msg"].removeprefix("Value error, ")
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, KeyedError):
@@ -579,14 +605,9 @@ def _nearest_key(loc: list[str], data: dict) -> str | None:
 
 
 def _model_of(annotation: Any, data: dict, loc: list[str]) -> Any:
-    """The model a field holds: itself, the value model of a dict, or a task's kind options."""
+    """The model a field holds: itself, or the value model of a dict (a corpus, a task)."""
     from typing import get_args, get_origin
 
     if get_origin(annotation) is dict:
-        value = get_args(annotation)[1]
-        if get_origin(value) is Annotated:  # tasks: the kinds' union; pick the task's own kind
-            task = data.get("tasks", {}).get(loc[1], {}) if len(loc) > 1 else {}
-            kind = KINDS.get(task.get("kind", "")) if isinstance(task, dict) else None
-            return kind.Options if kind else TaskOptions
-        return value
+        return get_args(annotation)[1]
     return annotation
