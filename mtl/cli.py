@@ -91,16 +91,24 @@ def unify(params_file: ParamsOption = Path("params.yaml")) -> None:
 def train(
     params_file: ParamsOption = Path("params.yaml"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue exactly from the last checkpoint.")] = False,
+    nproc: Annotated[int | None, typer.Option("--nproc", help="Data-parallel processes (torchrun); default: "
+                                                                "training.processes.")] = None,
 ) -> None:
     """Train the shared encoder and its task heads on the unified dataset -> <run>/model."""
     from mtl.training import train as run_training
+    from mtl.training.distributed import launch
 
     params = _params(params_file)
+    processes = nproc or params.training.processes
+    if processes > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun: start the processes
+        argv = ["train", "--params", str(params_file), *(["--resume"] if resume else [])]
+        raise typer.Exit(launch(processes, argv))
     try:
         result = run_training(params, data_dir=params.unified_dir, out_dir=params.run_dir, resume=resume)
     except (FileNotFoundError, ValueError) as error:
         _fail(f"train: {error}")
-    typer.echo(f"trained {result.steps} steps; best dev score {result.best_score:.4f}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun the first process speaks for all
+        typer.echo(f"trained {result.steps} steps ({result.stopped}); best dev score {result.best_score:.4f}")
 
 
 @app.command()

@@ -53,6 +53,9 @@ class Paths(Strict):
     unified: str = "data/unified"  # the task-tagged dataset: <split>.parquet, and:
     labels: str = "labels.json"  # per task: kind, label vocabulary, options
     manifest: str = "manifest.json"  # counts, hashes, carved dev splits
+    data_stats: str = "stats.json"  # per task: label, length and token statistics of train (drift's input)
+    leakage: str = "leakage.json"  # texts of one task's dev/test (or an extra set) found in another task's train
+    extra: str = "extra"  # the extra evaluation sets: <extra>/<corpus>.parquet, never trained on
     run: str = "runs/candidate"  # the candidate (and any training run's folder), holding:
     model: str = "model"  # the best model
     checkpoints: str = "checkpoints"  # resume state
@@ -62,20 +65,25 @@ class Paths(Strict):
     training: str = "training.json"  # how training ran and stopped
     baselines: str = "baselines"  # single-task runs, one folder per task
     reports: str = "reports"  # the reports:
-    metrics: str = "metrics.json"  # the candidate's evaluation, dev and test
+    metrics: str = "metrics.json"  # the candidate's evaluation, dev, test and the extra sets
+    headline: str = "headline.json"  # one primary metric per task and split: what DVC tracks as metrics
     confusion: str = "confusion.md"
     gate: str = "gate.json"  # the gate's decision
     gate_table: str = "gate.md"
     production_metrics: str = "production_metrics.json"  # production re-scored on the candidate's test data
+    drift: str = "drift.json"  # the candidate's training data against production's, per task
+    report: str = "report.html"  # the page a person opens: curves, scores, gate, drift, leakage, history
+    plots_template: str = "plots_template.html"  # `dvc plots show`'s HTML page, Vega inline (.dvc/config)
     transfer: str = "transfer.json"  # multi-task vs single-task
     transfer_table: str = "transfer.md"
     allow_outside_root: bool = False  # let the folders, corpus files and a registry folder leave params.yaml's folder
 
     @model_validator(mode="after")
     def _plain_file_names(self) -> Paths:
-        for key in ("records", "quarantine", "ingest_report", "labels", "manifest", "model", "checkpoints",
-                    "train_log", "eval_log", "task_mix", "training", "baselines", "metrics", "confusion", "gate",
-                    "gate_table", "production_metrics", "transfer", "transfer_table"):
+        for key in ("records", "quarantine", "ingest_report", "labels", "manifest", "data_stats", "leakage", "extra",
+                    "model", "checkpoints", "train_log", "eval_log", "task_mix", "training", "baselines", "metrics",
+                    "headline", "confusion", "gate", "gate_table", "production_metrics", "drift", "report",
+                    "plots_template", "transfer", "transfer_table"):
             name = getattr(self, key)
             if not name or "/" in name or "\\" in name or name in (".", ".."):
                 raise KeyedError((key,), f"{name!r} must be a plain file or folder name inside its folder")
@@ -115,9 +123,17 @@ class CorpusConfig(Strict):
                 splits.add(name)
             else:
                 splits |= set(options.split_map.values())
-        if "train" not in splits:
-            raise KeyedError(("files",), "a corpus needs train data (a train file, or a split_map value train)")
+        if not splits:
+            raise KeyedError(("files",), "a corpus needs at least one file")
         return self
+
+    def splits(self) -> set[str]:
+        """The splits its files feed: their names, or the values of a split column's map."""
+        found: set[str] = set()
+        for name in self.files:
+            split_map = getattr(self.reader_options(name), "split_map", None)
+            found |= set(split_map.values()) if split_map else {name}
+        return found
 
     def reader_options(self, name: str) -> Any:
         """The reader options of file `name`: the corpus's, overridden by the file's own."""
@@ -175,6 +191,17 @@ class ValidationConfig(Strict):
 
 class UnifyConfig(Strict):
     dev_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train, by uid hash, where a corpus has no dev
+
+
+class LeakageConfig(Strict):
+    """Cross-task leakage (mtl/leakage.py, at unify): texts of one task's dev or test split (or of an extra
+    evaluation set) that occur in another task's train split, compared normalised (case, whitespace and
+    punctuation folded). Within one task, validation.checks.train_test_overlap stays."""
+
+    action: CheckAction = "warn"  # fail: unify stops (after writing the report); warn: reported; off: not run
+    similarity: float = Field(0.8, gt=0, le=1)  # near-duplicate: Jaccard of the two token sets at least this
+    min_tokens: int = Field(4, ge=1)  # shorter texts ("Thanks !", "What ?") recur by chance: not counted
+    examples: int = Field(5, ge=0)  # worst examples kept per task pair
 
 
 # --- model --------------------------------------------------------------------------------------
@@ -293,7 +320,8 @@ class TrainingConfig(Strict):
     seed: int = 0
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # auto: CUDA when available, else CPU
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # the forward pass under autocast (mtl/training/device.py)
-    threads: int | None = Field(None, ge=1)  # torch threads; None = os.cpu_count()
+    processes: int = Field(1, ge=1)  # data-parallel processes on this machine (torchrun; mtl/training/distributed.py)
+    threads: int | None = Field(None, ge=1)  # torch threads per process; None = the cores / processes
     batch_size: int = Field(1000, ge=1)  # per step, one task's batch of this many batch_unit
     batch_unit: Literal["tokens", "sentences"] = "tokens"  # tokens: padded tokens (B x T) per batch
     pool_size: int = Field(2048, ge=1)  # sentences shuffled together then sorted by length; 1 = no bucketing
@@ -323,7 +351,19 @@ class TrainingConfig(Strict):
                              f"must be uniform, not {self.sampler.kind!r}")
         if self.loss_weights and kind not in ("static", "pcgrad"):
             raise ValueError(f"weighting {kind!r} learns its own task weights: leave loss_weights empty")
+        if self.processes > 1:
+            refuse_many_processes(kind)
         return self
+
+
+SINGLE_PROCESS_WEIGHTINGS = ("gradnorm", "pcgrad", "dwa")  # each rank would weigh or project its own share's
+                                                          # task gradients (or loss history) differently
+
+
+def refuse_many_processes(weighting: str) -> None:
+    if weighting in SINGLE_PROCESS_WEIGHTINGS:
+        raise ValueError(f"weighting {weighting!r} needs every task's whole-batch gradients (or losses) in one "
+                         "process: train with one process, or with weighting static or uncertainty")
 
 
 class BaselineConfig(Strict):
@@ -344,10 +384,20 @@ class BaselineConfig(Strict):
 # --- evaluation, gate, registry -----------------------------------------------------------------
 
 
+class ExtraSet(Strict):
+    """A corpus (declared under corpora, with its task) scored beside dev and test and never trained on."""
+
+    # The corpus's labels -> the task's, applied as it is ingested; null: no counterpart. For a BIO task a key
+    # may be an entity type (PER: person maps B-PER and I-PER), and a type without counterpart becomes O; a
+    # tag or label without counterpart otherwise quarantines its record (reason "no_counterpart").
+    labels: dict[str, str | None] = {}
+
+
 class EvaluationConfig(Strict):
     n_bootstrap: int = Field(1000, ge=0)  # bootstrap resamples per task; 0 skips the intervals
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 0
+    extra: dict[str, ExtraSet] = {}  # corpus name -> how its labels map onto its task's (README: extra sets)
 
 
 class GateTask(Strict):
@@ -366,6 +416,23 @@ class GateConfig(Strict):
     min_examples: int = Field(300, ge=1)  # fewer test examples than this: inconclusive, not judged
     inconclusive: Literal["block", "allow"] = "block"  # what an inconclusive task does to the candidate
     tasks: dict[str, GateTask]  # every task needs one: a deliberate floor before it can reach production
+    # Extra evaluation sets the gate judges too (corpus name -> floor, max_drop against production on the same
+    # set), as rows "<task>@<corpus>" in the same Holm family; an extra set not named here is only reported.
+    extra: dict[str, GateTask] = {}
+
+
+class DriftConfig(Strict):
+    """The candidate's training data against production's, per task (mtl/drift.py, at the gate): label shift
+    (chi-square test; total variation distance), sentence lengths (Kolmogorov-Smirnov) and the share of tokens
+    production's training data never had. A shift counts when its test's p-value is below p_value AND its size
+    passes its threshold (on large corpora any change is "significant")."""
+
+    action: Literal["warn", "block", "off"] = "warn"  # block: a drifted task fails the gate, the reason in it
+    p_value: float = Field(0.01, gt=0, lt=1)
+    max_label_shift: float = Field(0.1, ge=0, le=1)  # total variation distance of the label distributions
+    max_length_shift: float = Field(0.1, ge=0, le=1)  # Kolmogorov-Smirnov statistic of the sentence lengths
+    max_unseen: float = Field(0.05, ge=0, le=1)  # share of train token occurrences new to production's data
+    movers: int = Field(5, ge=1)  # labels listed per task, largest change of share first
 
 
 class RegistryConfig(Strict):
@@ -432,7 +499,7 @@ class ServeConfig(Strict):
     poll_seconds: float = Field(10.0, gt=0)  # how often the followed alias is re-resolved
     max_batch_sentences: int = Field(64, ge=1)  # concurrent requests' sentences taken into one pass
     batch_sentences: int = Field(8, ge=1)  # per encoder call in a pass, length-sorted (less padding)
-    max_wait_ms: float = Field(5.0, ge=0)  # how long a pass waits for more requests to join it
+    max_wait_ms: float = Field(2.0, ge=0)  # how long a pass waits for more requests to join it
     max_queue_sentences: int = Field(4096, ge=1)  # sentences waiting; past it 503 with Retry-After
     max_sentences_per_request: int = Field(256, ge=1)  # past it 413
     max_tokens_per_sentence: int = Field(512, ge=1)  # past it 413 (validation.max_tokens's default)
@@ -448,11 +515,13 @@ class Params(Strict):
     tasks: dict[str, SerializeAsAny[TaskOptions]]  # each its kind's options model (parse_task)
     validation: ValidationConfig = ValidationConfig()
     unify: UnifyConfig = UnifyConfig()
+    leakage: LeakageConfig = LeakageConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     baseline: BaselineConfig = BaselineConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig
+    drift: DriftConfig = DriftConfig()
     registry: RegistryConfig = RegistryConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     notify: NotifyConfig = NotifyConfig()
@@ -469,10 +538,25 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _check_tasks(self) -> Params:
-        fed = {corpus.task for corpus in self.corpora.values()}
+        extra = self.evaluation.extra
+        fed = {corpus.task for name, corpus in self.corpora.items() if name not in extra}
         for name, corpus in self.corpora.items():
             if corpus.task not in self.tasks:
                 raise KeyedError(("corpora", name, "task"), f"task {corpus.task!r} is not declared under tasks")
+            if name not in extra and "train" not in corpus.splits():
+                raise KeyedError(("corpora", name, "files"), "a corpus needs train data (a train file, or a "
+                                 "split_map value train), unless it is an extra evaluation set (evaluation.extra)")
+        for name in extra:
+            if name not in self.corpora:
+                raise KeyedError(("evaluation", "extra", name), "not a corpus: declare it under corpora (with its "
+                                 "task, format and files)")
+        for name, entry in self.gate.extra.items():
+            if name not in extra:
+                raise KeyedError(("gate", "extra", name), "not an extra evaluation set: add it to evaluation.extra")
+            task = self.tasks[self.corpora[name].task]
+            known = kind_of(task).metric_names(task)
+            if entry.metric is not None and entry.metric not in known:
+                raise KeyedError(("gate", "extra", name, "metric"), f"unknown metric {entry.metric!r}; known: {known}")
         for name in self.tasks:
             if name not in fed:
                 raise KeyedError(("tasks", name), "no corpus feeds this task: add one under corpora (task: "

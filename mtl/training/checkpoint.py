@@ -6,11 +6,11 @@
       step-0000000N/
         model.safetensors config.json vocab.json labels.json   a model folder (load_model reads it)
         optimizer.safetensors     AdamW state flattened: "state.<param index>.<exp_avg|exp_avg_sq|step>"
-        rng.safetensors           torch's CPU generator state
+        rng.safetensors           every rank's torch generator states: "cpu.<rank>" (and "cuda.<rank>")
         weighting.safetensors     the loss weighting's tensors (log-variances, GradNorm weights); may be empty
         state.json                step, best score, patience counter, sampler, task-mix and batch-stream
-                                  positions, the weighting's JSON state, optimizer param groups, Python
-                                  and numpy RNG states
+                                  positions, the weighting's JSON state, optimizer param groups, every
+                                  rank's Python and numpy RNG states
         manifest.json             {file: sha256} of every file above; written last
 
 A folder is written under a staging name and renamed into place, and latest.json moves only after that,
@@ -75,27 +75,38 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, to
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def rng_state() -> dict:
+def rng_state(device: torch.device | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """This process's generators: (Python's and numpy's as JSON, torch's CPU one and its CUDA device's)."""
     legacy = np.random.get_state()
     version, internal, gauss = random.getstate()
-    return {
+    plain = {
         "python": [version, list(internal), gauss],
         "numpy": [legacy[0], legacy[1].tolist(), *(x.item() if hasattr(x, "item") else x for x in legacy[2:])],
     }
+    tensors = {"cpu": torch.get_rng_state()}
+    if device is not None and device.type == "cuda":
+        tensors["cuda"] = torch.cuda.get_rng_state(device)
+    return plain, tensors
 
 
-def set_rng_state(state: dict, torch_state: torch.Tensor) -> None:
+def set_rng_state(state: dict, tensors: dict[str, torch.Tensor], device: torch.device | None = None) -> None:
+    """Restore what rng_state gave (a CUDA state only onto a CUDA device: a CPU resume of a GPU run reseeds
+    nothing there and is not bit-exact, but it runs)."""
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
-    torch.set_rng_state(torch_state)
+    torch.set_rng_state(tensors["cpu"])
+    if "cuda" in tensors and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["cuda"], device)
 
 
 def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Optimizer, state: dict,
-                    weighting: dict[str, torch.Tensor] | None = None) -> Path:
+                    weighting: dict[str, torch.Tensor] | None = None,
+                    rngs: list[tuple[dict, dict[str, torch.Tensor]]] | None = None) -> Path:
     """Write a checkpoint of step state["step"] and make it the latest; all but the last KEEP are removed.
-    weighting: the loss weighting's tensors, saved as weighting.safetensors."""
+    weighting: the loss weighting's tensors, saved as weighting.safetensors; rngs: every rank's rng_state()
+    (default: this process's)."""
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{state['step']:08d}"
     staged = root / f".staging-{name}"
@@ -103,9 +114,12 @@ def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Op
     save_model(model, staged)
     tensors, meta = optimizer_state(optimizer)
     save_file(tensors, staged / "optimizer.safetensors")
-    save_file({"torch": torch.get_rng_state()}, staged / "rng.safetensors")
-    save_file({k: v.detach().contiguous() for k, v in (weighting or {}).items()}, staged / "weighting.safetensors")
-    full = {**state, "optimizer": meta, "rng": rng_state()}
+    rngs = rngs or [rng_state()]
+    save_file({f"{kind}.{rank}": tensor.to("cpu").contiguous() for rank, (_, tensors) in enumerate(rngs)
+               for kind, tensor in tensors.items()}, staged / "rng.safetensors")
+    save_file({k: v.detach().to("cpu").contiguous() for k, v in (weighting or {}).items()},
+              staged / "weighting.safetensors")
+    full = {**state, "optimizer": meta, "rng": [plain for plain, _ in rngs]}
     (staged / "state.json").write_text(json.dumps(full), encoding="utf-8")
     files = sorted(path for path in staged.rglob("*") if path.is_file())
     manifest = {path.relative_to(staged).as_posix(): _sha256(path) for path in files}
@@ -155,19 +169,24 @@ def verify(folder: Path) -> None:
             raise CheckpointError(f"{path}: sha256 does not match {MANIFEST} (truncated or modified)")
 
 
-def load_checkpoint(folder: Path) -> tuple[MultiTaskModel, dict[str, torch.Tensor], dict]:
-    """(model in train mode, optimizer tensors, state JSON) of a verified checkpoint; restore_rng and
-    load_optimizer_state finish it. state["torch_rng"] and state["weighting_tensors"] hold the other two
-    tensor files."""
+def load_checkpoint(folder: Path, rank: int = 0) -> tuple[MultiTaskModel, dict[str, torch.Tensor], dict]:
+    """(model in train mode, optimizer tensors, state JSON) of a verified checkpoint; set_rng_state and
+    load_optimizer_state finish it. state["rng"] and state["torch_rng"] are rank `rank`'s generator states
+    (rank 0's for a rank the checkpoint has none of: another number of processes, where resume runs but is
+    not bit-exact), state["weighting_tensors"] the weighting's tensors."""
     verify(folder)
     try:
         model = load_model(folder).train()
         tensors = load_weights(folder / "optimizer.safetensors")
         state = read_json(folder / "state.json")
-        state["torch_rng"] = load_weights(folder / "rng.safetensors")["torch"]
+        generators = load_weights(folder / "rng.safetensors")
         state["weighting_tensors"] = load_weights(folder / "weighting.safetensors")
     except ModelFileError as error:  # verified: written so by a bug, not by a crash
         raise CheckpointError(str(error)) from None
+    rank = rank if rank < len(state["rng"]) else 0
+    state["rng"] = state["rng"][rank]
+    state["torch_rng"] = {kind.split(".")[0]: tensor for kind, tensor in generators.items()
+                          if kind.split(".")[1] == str(rank)}
     return model, tensors, state
 
 

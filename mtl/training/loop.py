@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mtl.config import Params
+from mtl.config import Params, refuse_many_processes
 from mtl.model.io import build_model, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
 from mtl.model.vocab import build_vocab
@@ -31,6 +32,7 @@ from mtl.training import checkpoint as ckpt
 from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData, read_labels, read_split
 from mtl.training.device import make_scaler, resolve_device, setup_threads
+from mtl.training.distributed import World, barrier, broadcast, device_for, gather, join, leave, mean, same_weights
 from mtl.training.evaluate import dev_score, evaluate, primary_metrics
 from mtl.training.logs import EVAL_COLUMNS, MIX_COLUMNS, TRAIN_COLUMNS, CsvLog
 from mtl.training.samplers import TaskMix, TaskSampler
@@ -93,6 +95,7 @@ class Run:
     model_dir: str  # the best model's folder name in out_dir (paths.model)
     checkpoints_dir: str  # (paths.checkpoints)
     device: torch.device
+    world: World  # this process's rank among the training processes (one, unless torchrun started several)
     started: float  # perf_counter() when this session began
     wall_before: float  # seconds spent by earlier sessions of the same run
 
@@ -104,11 +107,11 @@ class Run:
             csv_log.flush()
 
 
-def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: float) -> Run:
+def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: float, world: World) -> Run:
     """Data, then model, weighting, optimizer, task sampler and batch streams: fresh, or as the last
-    checkpoint left them."""
+    checkpoint left them. Every rank builds the same model from the same seed."""
     cfg, tasks = params.training, params.tasks
-    device = resolve_device(cfg.device)
+    device = device_for(world, resolve_device(cfg.device))
     labels = read_labels(data_dir / params.paths.labels)
     train_data = read_split(data_dir, "train", tasks, labels)
     dev_data = read_split(data_dir, "dev", tasks, labels)
@@ -116,16 +119,24 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
     folder = ckpt.latest_checkpoint(out_dir / paths.checkpoints) if resume else None
     if folder is not None:
         log.info("resuming from %s", folder)
-        model, optimizer_tensors, state = ckpt.load_checkpoint(folder)
+        model, optimizer_tensors, state = ckpt.load_checkpoint(folder, world.rank)
+        if state.get("world_size", 1) != world.size:
+            log.warning("%s was written by %d process(es), resuming with %d: the run continues, but not bit for "
+                        "bit as it would have", folder, state.get("world_size", 1), world.size)
     else:
-        for stale in (paths.checkpoints, paths.model):
-            shutil.rmtree(out_dir / stale, ignore_errors=True)
+        if world.main:
+            for stale in (paths.checkpoints, paths.model):
+                shutil.rmtree(out_dir / stale, ignore_errors=True)
+        barrier(world)
         seed_everything(cfg.seed)
         words = params.model.words
         vocab = build_vocab((text for data in train_data.values() for texts in data.inputs for text in texts),
                             min_count=words.min_count, lowercase=words.lowercase, max_word_chars=words.max_chars)
         model = build_model(params.model, vocab, {name: labels[name] for name in tasks}, params.model_dump(mode="json"))
+        if world.distributed:  # the same weights everywhere; from here each rank's own dropout masks
+            torch.manual_seed(cfg.seed * 1_000_003 + world.rank)
         state = fresh_state()
+    state["world_size"] = world.size
     model.to(device)
     for data in train_data.values():
         data.encode(model.vocab)
@@ -154,13 +165,13 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
         mix.load_state_dict(state["mix"])
         for name, stream in streams.items():
             stream.load_state_dict(state["batches"][name])
-        ckpt.set_rng_state(state.pop("rng"), state.pop("torch_rng"))  # last: nothing may draw after it
+        ckpt.set_rng_state(state.pop("rng"), state.pop("torch_rng"), device)  # last: nothing may draw after it
     keep = state["step"] if folder is not None else None  # resumed: cut the logs back to the checkpoint
     return Run(model, optimizer, scaler, sampler, weighting, mix, streams, train_data, dev_data, state,
                CsvLog(out_dir / paths.train_log, TRAIN_COLUMNS, keep_until=keep),
                CsvLog(out_dir / paths.eval_log, EVAL_COLUMNS, keep_until=keep),
                CsvLog(out_dir / paths.task_mix, MIX_COLUMNS, keep_until=keep),
-               out_dir, params.paths.model, params.paths.checkpoints, device, started, state["wall_seconds"])
+               out_dir, params.paths.model, params.paths.checkpoints, device, world, started, state["wall_seconds"])
 
 
 # --- one step's helpers -----------------------------------------------------------------------------
@@ -205,6 +216,12 @@ def save_best(model: MultiTaskModel, folder: Path) -> None:
 
 
 def save_checkpoint(run: Run) -> None:
+    """Rank 0 writes everything the loop advances, with every rank's generators, after checking that every
+    rank holds the same weights."""
+    same_weights(run.model, run.world)
+    rngs = gather(ckpt.rng_state(run.device), run.world)
+    if not run.world.main:
+        return
     run.flush_logs()
     run.state["wall_seconds"] = run.elapsed()
     run.state["sampler"] = run.sampler.state_dict()
@@ -212,7 +229,7 @@ def save_checkpoint(run: Run) -> None:
     run.state["batches"] = {name: stream.state_dict() for name, stream in run.streams.items()}
     run.state["scaler"] = run.scaler.state_dict() if run.scaler is not None else None
     tensors, run.state["weighting"] = run.weighting.state_dict()
-    ckpt.save_checkpoint(run.out_dir / run.checkpoints_dir, run.model, run.optimizer, run.state, tensors)
+    ckpt.save_checkpoint(run.out_dir / run.checkpoints_dir, run.model, run.optimizer, run.state, tensors, rngs)
 
 
 class Progress:
@@ -242,16 +259,31 @@ class Progress:
 def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False) -> TrainResult:
     """Train on the unified dataset in data_dir; write into out_dir the files params.paths names (model/,
     checkpoints/, train_log.csv, eval_log.csv, task_mix.csv, training.json). resume=True continues from the
-    last checkpoint when there is one."""
+    last checkpoint when there is one. Under torchrun, each process trains its share (distributed.py)."""
     started = time.perf_counter()
     cfg = params.training
-    setup_threads(cfg.threads)
-    run = setup(params, Path(data_dir), Path(out_dir), resume, started)
-    state, kinds = run.state, {name: data.kind for name, data in run.train_data.items()}
+    world = join()
+    if world.distributed:
+        refuse_many_processes(cfg.weighting.kind)
+    try:
+        setup_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world.size))
+        run = setup(params, Path(data_dir), Path(out_dir), resume, started, world)
+        result = loop(run, params)
+    finally:
+        leave(world)
+    if world.main:
+        (Path(out_dir) / params.paths.training).write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+                                                         encoding="utf-8")
+    return result
+
+
+def loop(run: Run, params: Params) -> TrainResult:
+    cfg, state, world = params.training, run.state, run.world
+    kinds = {name: data.kind for name, data in run.train_data.items()}
     pin = run.device.type == "cuda"
-    log.info("model: %d parameters on %s (%s); tasks %s; weighting %s; p(task) %s", run.model.n_parameters(),
-             run.device, cfg.precision, list(params.tasks), cfg.weighting.kind,
-             {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
+    log.info("model: %d parameters on %s (%s%s); tasks %s; weighting %s; p(task) %s", run.model.n_parameters(),
+             run.device, cfg.precision, f", {world.size} processes" if world.distributed else "", list(params.tasks),
+             cfg.weighting.kind, {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
     progress = Progress(run, cfg.max_steps, cfg.progress_seconds)
     while state["stopped"] is None and state["step"] < cfg.max_steps:
         # 1. one step on one sampled task's batch, or on one batch of every task (the weighting decides)
@@ -261,24 +293,29 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
         trained = step_tasks(run, step)
         batches = {}
         for task in trained:
-            batch = next_batch(run.train_data[task], run.streams[task])
+            batch = next_batch(run.train_data[task], run.streams[task], world)
             batches[task] = (batch.pin_memory() if pin else batch).to(run.device, non_blocking=pin)
         losses, total, weights = train_step(run.model, run.optimizer, batches, kinds, run.weighting, cfg.clip,
-                                            cfg.precision, run.scaler)
+                                            cfg.precision, run.scaler, world)
+        total = mean(total, world)  # over the ranks' shares, for the log
         for task, loss in losses.items():
-            run.train_log.append(step, task, f"{loss:.6g}", f"{lr:.6g}", f"{weights[task]:.6g}", f"{total:.6g}")
+            loss = mean(loss, world)
+            if world.main:
+                run.train_log.append(step, task, f"{loss:.6g}", f"{lr:.6g}", f"{weights[task]:.6g}", f"{total:.6g}")
         run.mix.record(trained)
 
-        # 2. evaluate: keep the best model, count evaluations without improvement, decide to stop
-        out_of_time = cfg.max_minutes is not None and run.elapsed() > 60 * cfg.max_minutes
+        # 2. evaluate (rank 0): keep the best model, count evaluations without improvement, decide to stop
+        out_of_time = broadcast(cfg.max_minutes is not None and run.elapsed() > 60 * cfg.max_minutes, world)
         if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
-            log.info(evaluate_and_keep_best(run, params))
-            if state["bad_evals"] >= cfg.patience:
-                state["stopped"] = "early_stopping"
-            elif out_of_time:
-                state["stopped"] = "time_limit"
-            elif step == cfg.max_steps:
-                state["stopped"] = "max_steps"
+            if world.main:
+                log.info(evaluate_and_keep_best(run, params))
+                if state["bad_evals"] >= cfg.patience:
+                    state["stopped"] = "early_stopping"
+                elif out_of_time:
+                    state["stopped"] = "time_limit"
+                elif step == cfg.max_steps:
+                    state["stopped"] = "max_steps"
+            state["stopped"] = broadcast(state["stopped"], world)
 
         # 3. the task mix of each finished sampling window, and of the last (partial) one
         if step % cfg.sampler.window == 0 or state["stopped"] is not None:
@@ -287,16 +324,16 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
         # 4. checkpoint: after the evaluation, so it holds this step's best score and patience counter
         if step % cfg.checkpoint_every == 0 or state["stopped"] is not None:
             save_checkpoint(run)
-        progress.tick()
+        if world.main:
+            progress.tick()
     result = TrainResult(state["step"], cfg.max_steps, state["best_step"], state["best_score"],
                          state["best_metrics"], run.elapsed(), state["stopped"] or "max_steps")
-    if result.stopped == "time_limit":
+    if world.main and result.stopped == "time_limit":
         log.warning("training stopped by the time guard at step %d of %d after %.1f min (training.max_minutes "
                     "%s): the model is not the one its params describe", result.steps, cfg.max_steps,
                     result.wall_seconds / 60, cfg.max_minutes)
-    log.info("training %s at step %d of %d after %.0f s; best dev score %.4f at step %d",
-             STOPS[result.stopped], result.steps, cfg.max_steps, result.wall_seconds, result.best_score,
-             result.best_step)
-    (Path(out_dir) / params.paths.training).write_text(json.dumps(result.to_dict(), indent=2) + "\n",
-                                                     encoding="utf-8")
+    if world.main:
+        log.info("training %s at step %d of %d after %.0f s; best dev score %.4f at step %d",
+                 STOPS[result.stopped], result.steps, cfg.max_steps, result.wall_seconds, result.best_score,
+                 result.best_step)
     return result

@@ -20,6 +20,7 @@ from mtl.tasks import get_kind, kind_of
 from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData
 from mtl.training.device import autocast
+from mtl.training.distributed import World, average_gradients, share
 from mtl.training.weighting import Weighting
 
 
@@ -68,9 +69,9 @@ def learning_rate(step: int, cfg: TrainingConfig) -> float:
     return low + (cfg.lr - low) * (1 - progress)
 
 
-def next_batch(data: TaskData, stream: BucketBatches) -> Batch:
-    """The task's next batch of examples, on the CPU, with its targets."""
-    index = next(stream)
+def next_batch(data: TaskData, stream: BucketBatches, world: World = World()) -> Batch:
+    """The task's next batch of examples (this rank's share of it), on the CPU, with its targets."""
+    index = share(next(stream), world)
     batch = collate([data.examples[i] for i in index], index=index)
     batch.task, batch.labels, batch.task_options = data.name, data.labels, data.options.model_dump()
     targets = [data.examples[i].target for i in index]
@@ -81,9 +82,11 @@ def next_batch(data: TaskData, stream: BucketBatches) -> Batch:
 def train_step(
     model: MultiTaskModel, optimizer: torch.optim.Optimizer, batches: dict[str, Batch], kinds: dict[str, str],
     weighting: Weighting, clip: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
+    world: World = World(),
 ) -> tuple[dict[str, float], float, dict[str, float]]:
     """One AdamW step on {task: batch} (on the model's device); (task losses, the method's objective, the task
-    weights it used). precision: the forward pass under autocast; scaler: fp16's loss scale."""
+    weights it used). precision: the forward pass under autocast; scaler: fp16's loss scale; world: the
+    processes whose gradients are averaged before the step (each trained its share of the batch)."""
     model.train()
     device = next(model.parameters()).device
     with autocast(device, precision):
@@ -91,6 +94,7 @@ def train_step(
                   for task, batch in batches.items()}  # + the sharing scheme's penalties on that pass (0.0: hard)
     optimizer.zero_grad(set_to_none=True)
     total, weights = weighting.backward(losses, model, scaler.get_scale() if scaler is not None else 1.0)
+    average_gradients([p for group in optimizer.param_groups for p in group["params"]], world)
     if scaler is not None:
         scaler.unscale_(optimizer)  # clip the true gradients
     nn.utils.clip_grad_norm_(model.parameters(), clip)

@@ -420,3 +420,15 @@ def test_minilm_trains_predicts_and_tags_one_word_per_word(tmp_path, unified, mo
     assert set(out["sentiment"]) <= set(model.config.tasks["sentiment"].labels)
     pair = predict(model, [(["A", "man", "is", "playing"], ["Someone", "plays"])])
     assert pair["entailment"][0] in model.config.tasks["entailment"].labels
+
+
+@pytest.mark.parametrize("name", ["bilstm", "transformer", "pretrained-finetune-mean"])
+def test_bf16_autocast_on_the_cpu_trains_the_loss_down(name, tmp_path, unified, tiny_bert):
+    """training.precision bf16: the forward pass under autocast (losses, the CRF and the weighting in fp32)."""
+    from mtl.training import train
+
+    params = tiny_params(model_section(name, tiny_bert), pairs=True, max_steps=64, eval_every=64,
+                         checkpoint_every=64, precision="bf16", lr=0.01 if "finetune" in name else 0.03)
+    assert train(params, data_dir=unified, out_dir=tmp_path).steps == 64
+    losses = read_losses(tmp_path)
+    assert sum(losses[-16:]) < 0.85 * sum(losses[:16]), (name, losses[:16], losses[-16:])
