@@ -37,7 +37,7 @@ def ewt_sentences(split: str) -> list[tuple[str, list[str], list[str]]]:
     for record in records:
         if isinstance(record, Record):
             text = next(line[len("# text = "):] for line in record.raw.splitlines() if line.startswith("# text = "))
-            sentences.append((text, record.tokens, record.tags))
+            sentences.append((text, record.tokens, record.fields["tags"]))
     return sentences
 
 

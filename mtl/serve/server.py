@@ -39,7 +39,7 @@ def serve(params: Params, model: str, *, host: str | None = None, port: int | No
     """Serve until interrupted (Ctrl-C, SIGTERM: requests in flight finish first)."""
     uvicorn.run(build_app(params, model), host=host or params.serve.host,
                 port=params.serve.port if port is None else port,
-                access_log=False, log_level="info")  # our access log (mtl/serve/logs.py) replaces uvicorn's
+                access_log=False, log_level="info")  # ours (mtl/serve/access.py) replaces uvicorn's
 
 
 class BackgroundServer:

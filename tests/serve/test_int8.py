@@ -19,19 +19,20 @@ from mtl.quantize import INT8_FORMAT, load_int8, quantize, read_config, save_int
 from mtl.training.data import read_labels, read_split
 from tests.serve.conftest import Trained, write_params
 
-# The tiny test split has 16 examples per task: one flipped answer moves accuracy by 0.06, so the bar that
-# separates "int8 kept the model" from "int8 broke it" is wide here; the real gate uses 0.01.
-WIDE = {"max_drop": 0.3}
+def with_max_drop(trained: Trained, folder: Path, max_drop: float):
+    """The trained model's params with every task's gate max_drop set."""
+    from mtl.config import load_params
+
+    entries = trained.params.model_dump(mode="json")["gate"]["tasks"]
+    gate = {"tasks": {task: {**entries.get(task, {}), "max_drop": max_drop} for task in trained.params.tasks}}
+    return load_params(write_params(trained.params, folder / "params.yaml", gate=gate))
 
 
 @pytest.fixture(scope="module")
 def params(trained: Trained, tmp_path_factory: pytest.TempPathFactory):
-    from mtl.config import load_params
-
-    folder = tmp_path_factory.mktemp("int8-params")
-    entries = trained.params.model_dump(mode="json")["gate"]["tasks"]
-    gate = {"tasks": {task: {**entries.get(task, {}), **WIDE} for task in trained.params.tasks}}
-    return load_params(write_params(trained.params, folder / "params.yaml", gate=gate))
+    # The tiny test split has 16 examples per task: one flipped answer moves accuracy by 0.06, so the bar
+    # for "int8 kept the model" is wide here; the real gate uses 0.01.
+    return with_max_drop(trained, tmp_path_factory.mktemp("int8-params"), 0.3)
 
 
 def test_an_int8_folder_is_data_and_loads_back_exactly(trained: Trained, tmp_path: Path) -> None:
@@ -76,8 +77,8 @@ def test_export_compares_every_task_and_evaluate_repeats_it(trained: Trained, pa
                f"| {row['difference']['value']:+.4f}" in done.output
 
 
-def test_export_refuses_a_drop_beyond_max_drop_unless_forced_with_a_reason(trained: Trained, params,
-                                                                          tmp_path: Path) -> None:
+def test_export_refuses_a_drop_beyond_max_drop_unless_forced_with_a_reason(trained: Trained, tmp_path: Path) -> None:
+    params = with_max_drop(trained, tmp_path, 0.0)  # any drop at all refuses
     # One outlier per LSTM weight matrix: a per-tensor int8 scale then rounds every other weight to 0, the
     # known failure of naive int8, so the int8 model loses its encoder while fp32 barely notices.
     model = load_model(trained.model)
@@ -86,7 +87,7 @@ def test_export_refuses_a_drop_beyond_max_drop_unless_forced_with_a_reason(train
             if ".weight_" in name and weight.dim() == 2:
                 weight.view(-1)[0] = 1000 * weight.abs().max()
     save_model(model, tmp_path / "outlier")
-    with pytest.raises(ExportRefused, match=r"int8 loses too much: \w+ [\w_]+ -0\.\d+ \(max_drop 0.3\)") as refused:
+    with pytest.raises(ExportRefused, match=r"int8 loses too much: \w+ [\w_]+ -0\.\d+ \(max_drop 0.0\)") as refused:
         export_int8(params, str(tmp_path / "outlier"), tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
     with pytest.raises(ExportRefused, match="--force needs --reason"):
