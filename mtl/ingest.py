@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 
 from mtl.config import SPLITS, CorpusConfig, Params
 from mtl.corpora.formats import FORMATS
+from mtl.extra import relabel
+from mtl.corpora.lines import Header
 from mtl.records import Record, Rejection
 from mtl.tasks import kind_of
 from mtl.tasks.kind import TaskKind, TaskOptions
@@ -42,12 +44,15 @@ class IngestResult:
     validation: CorpusValidation
 
 
-def read_corpus(name: str, params: Params) -> tuple[list[Record], list[Rejection]]:
-    """Read every file of a corpus with its format's reader: the records and the readers' rejections."""
+def read_corpus(name: str, params: Params) -> tuple[list[Record], list[Rejection], list[Header]]:
+    """Read every file of a corpus with its format's reader: the records, the readers' rejections and the header
+    lines they read (not units of input, but shown in the report)."""
     corpus = params.corpora[name]
     reader = FORMATS[corpus.format]
     records: list[Record] = []
     rejections: list[Rejection] = []
+    headers: list[Header] = []
+    sort = {Record: records, Rejection: rejections, Header: headers}
     for key, file in corpus.files.items():
         path = params.raw_dir / name / file.path
         if not path.is_file():
@@ -60,8 +65,8 @@ def read_corpus(name: str, params: Params) -> tuple[list[Record], list[Rejection
             split=key,
             max_line_bytes=params.validation.max_line_bytes,
         ):
-            (records if isinstance(item, Record) else rejections).append(item)
-    return records, rejections
+            sort[type(item)].append(item)
+    return records, rejections, headers
 
 
 def expected_splits(corpus: CorpusConfig) -> list[str]:
@@ -78,11 +83,15 @@ def ingest(name: str, params: Params) -> IngestResult:
         raise KeyError(f"no corpus {name!r} in params; known: {sorted(params.corpora)}")
     corpus = params.corpora[name]
     task = params.tasks[corpus.task]
-    records, rejections = read_corpus(name, params)
+    records, rejections, headers = read_corpus(name, params)
+    if name in params.evaluation.extra:  # an extra evaluation set: its labels mapped onto the task's first
+        records, refused = relabel(records, params.evaluation.extra[name].labels, name)
+        rejections += refused
     validation = validate_corpus(
         name,
         records,
         rejections,
+        headers=headers,
         files=[file.path for file in corpus.files.values()],
         splits=expected_splits(corpus),
         task_name=corpus.task,

@@ -3,6 +3,9 @@
 A line holding only whitespace separates sentences too: WNUT17 train uses lines holding a single TAB.
 "-DOCSTART-" lines mark documents wherever they stand: they end the current sentence and are not records.
 Tags are normalised to BIO on read (see `to_bio`), so every tagging corpus reaches the model in one scheme.
+When both columns count from the start (token 0, tag 1), a line with more columns than they reach is refused,
+since a column too many means the line is not what the options say (a space inside a token, a shifted tag),
+unless `ignore_extra_columns: true`; an index counting from the end (tag -1) takes lines of any width.
 A sentence with any bad line is rejected whole, naming the first bad line.
 """
 
@@ -26,6 +29,7 @@ class Options(ReaderOptions):
     tag_column: int = -1
     separator: Literal["tab", "space", "whitespace"] = "whitespace"
     scheme: Literal["io", "bio", "bioes"] = "bio"
+    ignore_extra_columns: bool = False  # read lines wider than the columns reach (both indices from the start)
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> Options:
@@ -51,6 +55,8 @@ def read(
         needed = max(_columns_needed(token_at), _columns_needed(tag_at))
     else:
         needed = abs(token_at - tag_at) + 1
+    # the widest line read: exactly `needed` when both indices count from the start, unless told otherwise
+    widest = needed if token_at >= 0 and tag_at >= 0 and not options.ignore_extra_columns else None
     lines = iter_lines(path, encoding=options.encoding, max_line_bytes=max_line_bytes, corpus=corpus, split=split)
 
     start = 0  # line number of the sentence's first line; 0 between sentences
@@ -75,8 +81,10 @@ def read(
         if problem:  # the sentence is lost already; keep its raw text for the quarantine
             continue
         columns = text.split(separator)
-        if len(columns) < needed:
-            problem = Problem("column_count", f"line {number}: expected at least {needed} columns, found {len(columns)}")
+        if len(columns) < needed or (widest is not None and len(columns) > widest):
+            expected = f"at least {needed}" if widest is None else widest
+            hint = " (ignore_extra_columns: true reads such lines)" if len(columns) > needed else ""
+            problem = Problem("column_count", f"line {number}: expected {expected} columns, found {len(columns)}{hint}")
             continue
         token, tag = columns[token_at], columns[tag_at].strip()
         if not token or not tag:

@@ -1,40 +1,51 @@
-"""Delimited rows (TSV/CSV): one example per row, a text column (and a pair's second text) and a label column.
+"""Delimited rows (TSV/CSV): one example per row, a text (and a pair's second text) and a label, by column.
 
-Columns are chosen by header name or by 0-based index. Fields are stripped of surrounding whitespace:
-SST-2 has a space before every TAB. With quoting "none" a row is a line split on the delimiter; with
-"csv" the csv module reads it, so a quoted field may hold delimiters and line ends (the row's source
+Columns are chosen by header name or by 0-based index. A text may be built from several columns (a title and
+a description), joined by `text_separator`, its empty cells left out. Fields are stripped of surrounding
+whitespace: SST-2 has a space before every TAB. With quoting "none" a row is a line split on the delimiter;
+with "csv" the csv module reads it, so a quoted field may hold delimiters and line ends (the row's source
 is its first line). Blank lines hold no data and are not rows. One file can feed several splits: each row's
 split is then read from `split_column` through `split_map` (SICK: SemEval_set TRAIN/TRIAL/TEST).
+
+A header line is not a unit of input: the reader yields it as a `Header` (the report lists it, and validation
+warns when it would pass as a record: a file without a header read with `header: true`). A header the
+configured columns cannot be found in, or one that cannot be decoded, is a ReaderError naming the file.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import model_validator
 
-from mtl.corpora.lines import Line, Problem, ReaderOptions, iter_lines, reject
+from mtl.corpora.lines import Header, Line, Problem, ReaderError, ReaderOptions, iter_lines, reject
 from mtl.corpora.tokenize import TokenizerName, get_tokenizer
+from mtl.corpora.unescape import unescape_backslashes, unescape_html
 from mtl.records import Record, Rejection, make_uid, source_of
 
 Row = tuple[int, str, list[str]]  # (first line number, raw text, fields)
+Column = str | int  # a header name or a 0-based index
+TEXTS = {"text": "tokens", "text_b": "tokens_b"}  # text role -> the record field its tokens go to
 
 
 class Options(ReaderOptions):
     delimiter: str = "\t"
     header: bool = True
-    text_column: str | int
-    text_b_column: str | int | None = None  # a pair's second text (pair classification, pair regression)
-    label_column: str | int
-    split_column: str | int | None = None  # the row's split from this column (one file, several splits) ...
+    text_column: Column | list[Column]  # several columns: their cells joined by text_separator
+    text_b_column: Column | list[Column] | None = None  # a pair's second text (pair classification, pair regression)
+    text_separator: str = " "
+    label_column: Column
+    split_column: Column | None = None  # the row's split from this column (one file, several splits) ...
     split_map: dict[str, str] = {}  # ... through this map: column value -> train | dev | test
     label_map: dict[str, str] = {}  # source label -> label name (SST-2's 0/1 -> negative/positive); a label
                                     # missing from a non-empty map is quarantined
     columns: int | None = None  # without a header: how many columns a row has (default: up to the last one used)
     quoting: Literal["none", "csv"] = "none"
+    unescape_html: bool = False  # &#39; &quot; &amp; (and "#39;" that lost its "&") in the texts
+    unescape_backslashes: bool = False  # \\n \\t -> a space, \\" -> ", \\\\ -> \\ in the texts
     tokenizer: TokenizerName = "whitespace"
 
     @model_validator(mode="after")
@@ -43,7 +54,9 @@ class Options(ReaderOptions):
             raise ValueError(f"delimiter {self.delimiter!r} must be non-empty and hold no line end")
         if self.quoting == "csv" and len(self.delimiter) != 1:
             raise ValueError(f'quoting "csv" needs a one-character delimiter, not {self.delimiter!r}')
-        used = [c for c in (self.text_column, self.text_b_column, self.label_column, self.split_column) if c is not None]
+        if isinstance(self.text_column, list) and not self.text_column:
+            raise ValueError("text_column is an empty list: name at least one column")
+        used = [column for columns in self.roles().values() for column in columns]
         if len(set(used)) != len(used):
             raise ValueError(f"text_column, text_b_column, label_column and split_column must differ: {used}")
         for column in used:
@@ -62,6 +75,13 @@ class Options(ReaderOptions):
             raise ValueError(f"split_map maps to {unknown}: splits are train, dev and test")
         return self
 
+    def roles(self) -> dict[str, list[Column]]:
+        """role (text, text_b, label, split) -> its columns, for the roles configured."""
+        roles = {"text": self.text_column, "text_b": self.text_b_column, "label": self.label_column,
+                 "split": self.split_column}
+        return {role: column if isinstance(column, list) else [column]
+                for role, column in roles.items() if column is not None}
+
 
 def read(
     path: Path,
@@ -71,10 +91,9 @@ def read(
     task: str,
     split: str,
     max_line_bytes: int = 1_000_000,
-) -> Iterator[Record | Rejection]:
+) -> Iterator[Record | Rejection | Header]:
     """split: the file's split; with options.split_column each row's split comes from that column instead
     (a row whose value split_map does not know is quarantined with split "")."""
-    tokenize = get_tokenizer(options.tokenizer)
     file_split = "" if options.split_column is not None else split  # rejections before a row's split is known
     lines = iter_lines(path, encoding=options.encoding, max_line_bytes=max_line_bytes, corpus=corpus,
                        split=file_split)
@@ -82,56 +101,43 @@ def read(
         rows = _csv_rows(lines, options.delimiter, corpus, path, file_split)
     else:
         rows = _plain_rows(lines, options.delimiter)
+    fields_of = _FieldMaker(options)
 
-    named = {"text": options.text_column, "text_b": options.text_b_column, "label": options.label_column,
-             "split": options.split_column}
-    named = {role: column for role, column in named.items() if column is not None}
     if options.header:
         first = next(rows, None)
         if first is None:  # an empty file: nothing to read; validation reports the empty split
             return
         if isinstance(first, Rejection):
-            raise ValueError(f"{path}: cannot read the header line: {first.reason}")
-        header = [field.strip() for field in first[2]]
+            raise ReaderError(f"{path}: cannot read the header line: {first.reason}")
+        number, raw, cells = first
+        header = [cell.strip() for cell in cells]
+        names = [column for columns in options.roles().values() for column in columns if isinstance(column, str)]
+        if names and not set(names) & set(header):
+            raise ReaderError(f"{path}: the header line {header} holds none of the configured column names "
+                              f"{names}: it looks like data; a file without a header needs header: false and "
+                              "columns by index")
+        at = {role: [_column_index(column, header, path) for column in columns]
+              for role, columns in options.roles().items()}
         expected = len(header)
-        at = {role: _column_index(column, header, path) for role, column in named.items()}
+        fields, _, _ = fields_of(cells, at, split)
+        yield Header(source_of(corpus, path.name, number), raw, fields)
     else:
-        at = {role: int(column) for role, column in named.items()}
-        expected = options.columns or max(at.values()) + 1
+        at = {role: [int(column) for column in columns] for role, columns in options.roles().items()}
+        expected = options.columns or max(index for indices in at.values() for index in indices) + 1
 
     for row in rows:
         if row.__class__ is Rejection:
             yield row
             continue
         number, raw, cells = row
-        row_split = split
-        if "split" in at and len(cells) == expected:
-            row_split = options.split_map.get(cells[at["split"]].strip(), "")
         if len(cells) != expected:
-            problem = Problem("column_count", f"expected {expected} columns, found {len(cells)}")
-        elif not row_split:
-            value = cells[at["split"]].strip()
-            problem = Problem("unknown_split", f"split column value {value!r} is not in split_map "
-                                               f"{sorted(options.split_map)}")
-        else:
-            problem = None
-        values = {role: cells[index].strip() for role, index in at.items()} if problem is None else {}
-        empty = [role for role in ("text", "text_b", "label") if role in values and not values[role]]
-        if problem is None and empty:
-            problem = Problem("empty_field", f"empty {empty[0].replace('_', ' ')} field")
-        if problem is None and options.label_map:
-            if values["label"] not in options.label_map:
-                problem = Problem("unknown_label", f"label {values['label']!r} is not in label_map "
-                                                   f"{sorted(options.label_map)}")
-            else:
-                values["label"] = options.label_map[values["label"]]
-        if problem is not None:
-            yield reject(corpus, path, number, row_split if problem.key != "column_count" else file_split,
-                         raw, problem)
+            yield reject(corpus, path, number, file_split, raw,
+                         Problem("column_count", f"expected {expected} columns, found {len(cells)}"))
             continue
-        fields = {"tokens": tokenize(values["text"]), "label": values["label"]}
-        if "text_b" in values:
-            fields["tokens_b"] = tokenize(values["text_b"])
+        fields, row_split, problem = fields_of(cells, at, split)
+        if problem is not None:
+            yield reject(corpus, path, number, row_split, raw, problem)
+            continue
         yield Record(
             uid=make_uid(corpus, row_split, f"{path.name}:{number}"),
             task=task,
@@ -142,14 +148,57 @@ def read(
         )
 
 
-def _column_index(column: str | int, header: list[str], path: Path) -> int:
+class _FieldMaker:
+    """A row's cells -> (record fields, its split, None), or (None, its split, why the row is refused)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.tokenize = get_tokenizer(options.tokenizer)
+        steps: list[Callable[[str], str]] = []
+        if options.unescape_html:
+            steps.append(unescape_html)
+        if options.unescape_backslashes:
+            steps.append(unescape_backslashes)
+        self.steps = steps
+
+    def __call__(self, cells: list[str], at: dict[str, list[int]], split: str) -> tuple[Any, str, Problem | None]:
+        options = self.options
+        row_split = split
+        if "split" in at:
+            value = cells[at["split"][0]].strip()
+            row_split = options.split_map.get(value, "")
+            if not row_split:
+                return None, "", Problem("unknown_split", f"split column value {value!r} is not in split_map "
+                                                          f"{sorted(options.split_map)}")
+        fields: dict[str, Any] = {}
+        for role, field in TEXTS.items():
+            if role in at:
+                text = options.text_separator.join(cell for i in at[role] if (cell := cells[i].strip()))
+                for step in self.steps:
+                    text = step(text)
+                if not text.strip():
+                    return None, row_split, Problem("empty_field", f"empty {role.replace('_', ' ')} field")
+                fields[field] = self.tokenize(text)
+        label = cells[at["label"][0]].strip()
+        if not label:
+            return None, row_split, Problem("empty_field", "empty label field")
+        if options.label_map:
+            if label not in options.label_map:
+                return None, row_split, Problem("unknown_label", f"label {label!r} is not in label_map "
+                                                                 f"{sorted(options.label_map)}")
+            label = options.label_map[label]
+        fields["label"] = label
+        return fields, row_split, None
+
+
+def _column_index(column: Column, header: list[str], path: Path) -> int:
     if isinstance(column, int):
         if column >= len(header):
-            raise ValueError(f"{path}: column index {column}, but the header has {len(header)} columns: {header}")
+            raise ReaderError(f"{path}: column index {column}, but the header has {len(header)} columns: {header}")
         return column
     if header.count(column) != 1:
         found = "no" if column not in header else "more than one"
-        raise ValueError(f"{path}: {found} column named {column!r} in the header {header}")
+        raise ReaderError(f"{path}: {found} column named {column!r} in the header {header}")
     return header.index(column)
 
 
@@ -205,7 +254,9 @@ class _Feed:
                 if not self._problem:
                     where = "" if number == self._start else f"line {number}: "
                     self._problem = Problem(text.key, where + text.reason)
-                yield text.raw + "\n"  # its ASCII survives decoding, so csv still sees where quotes open and close
+                # its ASCII survives decoding, so csv still sees where quotes open and close; a bare CR would
+                # end csv's line early
+                yield text.raw.replace("\r", " ") + "\n"
 
     def take(self) -> tuple[int, str, Problem | None]:
         """(first line number, raw text, why it cannot be read) of the row just read; then forget it."""

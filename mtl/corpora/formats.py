@@ -1,7 +1,9 @@
 """The registry of corpus formats: format name -> reader module.
 
 A reader module exposes `Options` (a pydantic model of its format options, extra keys forbidden) and
-`read(path, options, *, corpus, task, split) -> Iterator[Record | Rejection]`.
+`read(path, options, *, corpus, task, split, max_line_bytes) -> Iterator[Record | Rejection | Header]`:
+every unit of input is a Record or a Rejection; a Header is a header line (delimited), read but not a unit.
+A file that cannot be read at all raises ReaderError (mtl/corpora/lines.py), naming it.
 A new format is one module plus one line here.
 """
 

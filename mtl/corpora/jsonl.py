@@ -6,7 +6,9 @@ Pairs, scores:  {"text": "A man plays.", "text_b": "Someone plays.", "label": 4.
 Tokens come from the tokens field when present, else from the text field (likewise a pair's second text);
 tags and label are passed on when present, and the task's kind says which it needs. A numeric label is read
 as its decimal string ({"label": 1} is "1", 4.5 is "4.5"). `extra_fields` are passed on as they are, for
-kinds whose fields are none of these. Blank lines hold no data and are not records.
+kinds whose fields are none of these. Blank lines hold no data and are not records. JSON nested too deeply for
+the parser refuses its line like any invalid JSON. What strings hold (a "\u0000" or "\ud800" escape) is
+validation's to judge, not the reader's.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def _fields(text: str, options: Options, tokenize: Tokenizer) -> dict[str, Any]:
         item = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"invalid JSON: {error.msg} at column {error.colno}") from None
+    except RecursionError:  # arrays or objects nested deeper than the interpreter's recursion limit
+        raise ValueError("invalid JSON: nested too deeply to read") from None
     if not isinstance(item, dict):
         raise ValueError(f"expected a JSON object, found {_json_type(item)}")
 

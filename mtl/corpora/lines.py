@@ -1,5 +1,11 @@
 """Streaming line iteration shared by every reader, and the option every reader has: the encoding.
 
+One notion of a line for every format: a line ends in LF or CRLF, and nothing else. A CR alone (a "bare CR")
+is not a line end; a line holding one is refused whole (key "bare_cr"), so two lines joined by a CR are never
+read as one, and a file whose line ends are CR alone (its first line runs to the end of the file, or past
+max_line_bytes, holding CRs) is a ReaderError naming the file. A UTF-8 byte order mark starts a file at most:
+inside a line, whatever the encoding (in latin-1 it would read as "ï»¿"), the line is refused.
+
 Files are opened in binary so that one bad byte costs one line, not the whole file: each line is
 decoded on its own, and a line that does not decode becomes a Rejection naming the byte and its
 column. A line longer than `max_line_bytes` is read in bounded chunks and thrown away, so memory
@@ -11,17 +17,22 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from mtl.records import Rejection, source_of
 
 BOM = b"\xef\xbb\xbf"
+CR = b"\r"
 RAW_LIMIT = 2_000  # characters of raw text a Rejection keeps: enough to see the problem, never megabytes
 SKIP_CHUNK = 1 << 16  # bytes read at a time while throwing away an over-long line
 
 Line = tuple[int, str | Rejection]
+
+
+class ReaderError(ValueError):
+    """A file that cannot be read at all (no usable header, CR-only line ends): the message names the file."""
 
 
 class ReaderOptions(BaseModel):
@@ -62,6 +73,16 @@ class Problem(NamedTuple):
     text: str
 
 
+class Header(NamedTuple):
+    """A header line a reader read and did not count as a unit of input. It goes to the report, and validation
+    warns when it looks like data: `fields` are the fields it would give as a record (None where it could not
+    be one: a label missing from the label map, a split value missing from the split map, an empty field)."""
+
+    source: str  # "corpus/file:line"
+    raw: str
+    fields: dict[str, Any] | None
+
+
 def reject(corpus: str, path: Path, line: int, split: str, raw: str, problem: Problem) -> Rejection:
     return Rejection(source=source_of(corpus, path.name, line), split=split, raw=clip(raw), reason=problem.text,
                      key=problem.key)
@@ -74,7 +95,7 @@ def iter_lines(
 
     Where a line cannot be read the text is a Rejection instead: every physical line yields exactly
     one pair, so a reader can count on the numbers and on nothing being skipped. A UTF-8 BOM at the
-    start of the file is dropped, and "\\r\\n" reads the same as "\\n".
+    start of the file is dropped, and "\\r\\n" reads the same as "\\n"; a bare CR refuses its line.
     """
     limit = max_line_bytes + 2  # room for "\r\n", so a line of exactly max_line_bytes fits
     with open(path, "rb") as file:
@@ -88,6 +109,11 @@ def iter_lines(
                 data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
                 size = len(data)
             else:  # the file's last line without a line end, or a line that goes on past the limit
+                # a CR in the first line, which runs to the end of the file or past the limit, ends lines (a CR
+                # that the limit cut from its LF does not count)
+                if number == 1 and CR in (data[:-1] if len(data) == limit else data):
+                    raise ReaderError(f"{path}: line ends are CR alone (no LF in the first {len(data)} bytes, which "
+                                      f"hold {data.count(CR)} CRs): convert the file to LF or CRLF line ends")
                 size = len(data) if len(data) < limit else _skip_rest(file, data)
             if size > max_line_bytes:
                 shown = data[: min(RAW_LIMIT, size)]
@@ -97,15 +123,28 @@ def iter_lines(
                 reason = f"line of {size} bytes exceeds max_line_bytes={max_line_bytes}"
                 yield number, Rejection(source_of(corpus, path.name, number), split, raw, reason, key="line_too_long")
                 continue
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError as error:
-                bad = error.object[error.start]
-                reason = f"invalid {error.encoding} byte 0x{bad:02X} at column {error.start + 1}"
+            text, problem = _decode(data, encoding)
+            if problem is None:
+                yield number, text
+            else:
                 raw = data.decode(encoding, errors="backslashreplace")
-                yield number, reject(corpus, path, number, split, raw, Problem("decode_error", reason))
-                continue
-            yield number, text
+                yield number, reject(corpus, path, number, split, raw, problem)
+
+
+def _decode(data: bytes, encoding: str) -> tuple[str, Problem | None]:
+    """A line's text, or why it cannot be read: a byte that belongs only at a line's end or at the file's start,
+    or one that does not decode."""
+    if CR in data:
+        return "", Problem("bare_cr", f"bare CR (carriage return) at column {data.index(CR) + 1}: a CR alone does "
+                                      "not end a line; lines end in LF or CRLF")
+    if BOM in data:
+        return "", Problem("byte_order_mark", f"byte order mark (EF BB BF) at column {data.index(BOM) + 1}: it "
+                                              "belongs only at the start of a file (files joined together?)")
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start]
+        return "", Problem("decode_error", f"invalid {error.encoding} byte 0x{bad:02X} at column {error.start + 1}")
 
 
 def _skip_rest(file: BinaryIO, head: bytes) -> int:

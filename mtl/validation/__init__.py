@@ -15,24 +15,29 @@ Steps, in order:
      the kind's texts (suite.common_checks) and the kind's own (`checks`); a record failing any expectation
      is quarantined with the reason of every one it failed;
   4. accounting per file and split: read == accepted + quarantined, or AccountingError;
-  5. batch checks (checks.py), then the report (report.py).
+  5. batch checks (checks.py) and warnings (suspicious.py: learned labels that look like mistakes, header
+     lines that look like data), then the report (report.py).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mtl.config import ValidationConfig
+from mtl.corpora.lines import Header
 from mtl.records import Record, Rejection
 from mtl.tasks import kind_of
 from mtl.tasks.kind import FieldError, TaskOptions
 from mtl.validation.accounting import AccountingError, count_units
 from mtl.validation.checks import BatchIssue, batch_checks, failures
+from mtl.validation.content import has_bad_characters
 from mtl.validation.quarantine import read_quarantine, write_quarantine
 from mtl.validation.report import build_report
 from mtl.validation.suite import common_checks, record_frame, run_suite
+from mtl.validation.suspicious import header_looks_like_data, suspicious_labels
 
 __all__ = [
     "AccountingError",
@@ -59,6 +64,7 @@ def validate_corpus(
     records: list[Record],
     rejections: list[Rejection],
     *,
+    headers: Sequence[Header] = (),
     files: list[str],
     splits: list[str],
     task_name: str,
@@ -68,7 +74,8 @@ def validate_corpus(
     """Validate one corpus: the records its readers parsed and the units they `rejections` refused.
 
     files: the corpus's file names, splits: the splits it must have. A record or rejection of a file or split
-    not among them is an error, since it could not be accounted for."""
+    not among them is an error, since it could not be accounted for. headers: the header lines the readers read
+    (not units of input: they go to the report, and are checked for looking like data)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is first imported (in suite.py)
     stray = {unit.split for unit in [*records, *rejections] if unit.split} - set(splits)
     if stray:
@@ -102,16 +109,23 @@ def validate_corpus(
 
     accounting = count_units(files, splits, records, rejections, accepted, quarantined)  # raises unless all add up
     texts = kind.text_fields(task)
+    def labels_of(record: Record) -> list[str]:
+        return kind.labels_of(record.fields)
+
     issues = batch_checks(
         corpus,
         accounting=accounting,
         records=by_split(parsed, splits),
         accepted=by_split(accepted, splits),
         quarantined=quarantined,
-        labels_of=lambda record: kind.labels_of(record.fields),
+        labels_of=labels_of,
         text_of=lambda record: " ||| ".join(" ".join(record.fields[text]) for text in texts),
         config=config,
     )
+    warnings = [header_looks_like_data(corpus, headers, kind, task, labels)]
+    if not task.labels:  # a configured label set is strict already: a label outside it is quarantined
+        warnings.append(suspicious_labels(corpus, train, labels_of, labels))
+    issues += [warning for warning in warnings if warning is not None]
     report = build_report(
         corpus,
         task_name=task_name,
@@ -119,6 +133,7 @@ def validate_corpus(
         labels=labels,
         labels_learned=not task.labels,
         accounting=accounting,
+        headers=headers,
         suite=suite,
         issues=issues,
         config=config,
@@ -135,5 +150,7 @@ def by_split(records: list[Record], splits: list[str]) -> dict[str, list[Record]
 
 
 def learn_labels(train: list[Record], labels_of: Any) -> list[str]:
-    """Every label the train records use, sorted so the set (and its vocabulary order) is stable."""
-    return sorted({label for record in train for label in labels_of(record.fields)})
+    """Every label the train records use, sorted so the set (and its vocabulary order) is stable; but none
+    holding a character no string may hold (content.py): its records are quarantined, and so is the label."""
+    labels = {label for record in train for label in labels_of(record.fields)}
+    return sorted(label for label in labels if not has_bad_characters(label))

@@ -61,12 +61,24 @@ def batch_checks(
             continue
         finding = run()
         if finding is not None:
-            summary, examples = finding
-            message = f"{corpus}: {check}: {summary}"
-            if examples:
-                message += ", e.g. " + "; ".join(examples)
-            issues.append(BatchIssue(check=check, action=action, message=message, examples=examples))
+            issues.append(issue(corpus, check, action, finding))
     return issues
+
+
+def issue(corpus: str, check: str, action: Literal["fail", "warn"], finding: Finding) -> BatchIssue:
+    """The issue of a finding, its message naming the corpus and the check. Messages quote records' text, so
+    anything UTF-8 cannot encode (a lone surrogate in a label) is written as its escape: a report, a log line
+    or a Prefect artifact must never fail to print it."""
+    summary, examples = finding
+    examples = [printable(example) for example in examples]
+    message = printable(f"{corpus}: {check}: {summary}")
+    if examples:
+        message += ", e.g. " + "; ".join(examples)
+    return BatchIssue(check=check, action=action, message=message, examples=examples)
+
+
+def printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def quarantine_fraction(files: dict[str, Counts], quarantined: list[Rejection], limit: float) -> Finding | None:

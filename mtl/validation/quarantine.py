@@ -17,14 +17,22 @@ FIELDS = ("source", "split", "uid", "key", "reason", "raw")
 
 
 def write_quarantine(path: str | Path, rejections: Iterable[Rejection]) -> int:
-    """Write one JSON object per line: {source, split, uid, key, reason, raw}. Returns the number written."""
+    """Write one JSON object per line: {source, split, uid, key, reason, raw}. Returns the number written.
+
+    Text is written as itself (ensure_ascii=False), so a person reads "naïve", not "na\\u00efve"; an entry
+    that UTF-8 cannot encode (a lone surrogate a JSON escape put in a label, then in a reason) is written with
+    JSON escapes instead, which read back to the very same strings."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w", encoding="utf-8") as file:
+    with path.open("wb") as file:
         for rejection in rejections:
             entry = {name: getattr(rejection, name) for name in FIELDS}
-            file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            try:
+                line = json.dumps(entry, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                line = json.dumps(entry).encode("ascii")
+            file.write(line + b"\n")
             count += 1
     return count
 

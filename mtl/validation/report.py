@@ -2,19 +2,26 @@
 
 The report becomes data/interim/<corpus>/report.json, a DVC metric: the counts DVC compares across
 runs (read, accepted, quarantined, ...) sit at the top level, under "splits" and under "files" (one file
-may feed several splits: each file's own counts per split are under its "splits"); the detail (GX's
-summary of the suite, the batch checks) follows them. Nothing in it varies from run to run with the
+may feed several splits: each file's own counts per split are under its "splits"; a header line, read but not
+a unit of input, is under its "header"); the detail (GX's summary of the suite, the batch checks and the
+warnings) follows them. Nothing in it varies from run to run with the
 same input (no timings, no timestamps), so `dvc metrics diff` shows only real changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mtl.config import ValidationConfig
+from mtl.corpora.lines import Header, clip
+from mtl.records import file_of
 from mtl.validation.accounting import Accounting, Counts
 from mtl.validation.checks import BatchIssue
 from mtl.validation.suite import SuiteResult
+from mtl.validation.suspicious import WARNINGS
+
+HEADER_SHOWN = 200  # characters of a header line the report keeps
 
 
 def build_report(
@@ -25,6 +32,7 @@ def build_report(
     labels: list[str],
     labels_learned: bool,
     accounting: Accounting,
+    headers: Sequence[Header],
     suite: SuiteResult,
     issues: list[BatchIssue],
     config: ValidationConfig,
@@ -36,6 +44,8 @@ def build_report(
         total.quarantined += counts.quarantined
         total.by_reason.update(counts.by_reason)
     fired = {issue.check: issue for issue in issues}
+    header_of = {file_of(header.source): header for header in headers}
+    actions = {**config.checks.model_dump(), **{check: "warn" for check in WARNINGS}}
     return {
         "corpus": corpus,
         "task": task_name,
@@ -52,7 +62,9 @@ def build_report(
         "files": {
             file: {**counts.to_dict(),
                    "splits": {s: {"read": c.read, "accepted": c.accepted, "quarantined": c.quarantined}
-                              for (f, s), c in sorted(accounting.cells.items()) if f == file}}
+                              for (f, s), c in sorted(accounting.cells.items()) if f == file},
+                   **({"header": {"line": int(header_of[file].source.rsplit(":", 1)[1]),
+                                  "text": clip(header_of[file].raw, HEADER_SHOWN)}} if file in header_of else {})}
             for file, counts in accounting.files.items()
         },
         "suite": {
@@ -76,6 +88,6 @@ def build_report(
                 "fired": check in fired,
                 "message": fired[check].message if check in fired else None,
             }
-            for check, action in config.checks.model_dump().items()
+            for check, action in actions.items()
         ],
     }

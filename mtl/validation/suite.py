@@ -3,7 +3,8 @@
 The frame holds one row per record of every split (a `split` column tells them apart), so a corpus is
 validated in a single GX run: the run's fixed cost (~0.1 s) is paid once rather than once per split.
 GX has no expectations over token or tag lists, so the frame holds scalar columns derived from them
-(n_tokens, n_blank_tokens per text here; the task kind adds its own, e.g. n_tags, unknown_tags).
+(n_tokens, n_blank_tokens per text here, and where the record holds a character no string may hold:
+content.py; the task kind adds its own, e.g. n_tags, unknown_tags).
 
 Failing rows come back from GX itself: result_format COMPLETE lists every failing row's position in
 the frame (its pandas index; the frame has a RangeIndex). We do not ask for
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mtl.config import ValidationConfig
 from mtl.records import Record
 from mtl.tasks.kind import Check
+from mtl.validation.content import CHARACTER_CHECKS, bad_characters, escape_surrogates
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,8 +55,13 @@ def record_frame(records: list[Record], kind: TaskKind, options: TaskOptions, la
     import pandas as pd
 
     names = list(kind.fields(options))
-    base = pd.DataFrame({name: [record.fields.get(name) for record in records] for name in names}, dtype=object)
+    found = [bad_characters(record.fields) for record in records]
+    fields = [escape_surrogates(record.fields) if "lone_surrogate" in where else record.fields
+              for record, where in zip(records, found)]
+    base = pd.DataFrame({name: [values.get(name) for values in fields] for name in names}, dtype=object)
     scalar = {"uid": [record.uid for record in records], "split": [record.split for record in records]}
+    for key in CHARACTER_CHECKS:
+        scalar[key] = [where.get(key, "") for where in found]
     for text in kind.text_fields(options):
         tokens = base[text]
         scalar[_count(text)] = tokens.map(len).astype("int64")
@@ -88,6 +95,9 @@ def common_checks(config: ValidationConfig, text_fields: list[str]) -> list[Chec
             Check(expect.ExpectColumnValuesToBeBetween(column=blank, max_value=0), "blank_token",
                   f"blank token: {{value}} empty or whitespace tokens{what}"),
         ]
+    # in any string of the record (texts, tags, label): Parquet and the quarantine file must be able to hold it
+    checks += [Check(expect.ExpectColumnValuesToBeInSet(column=key, value_set=[""]), key, reason)
+               for key, reason in CHARACTER_CHECKS.items()]
     checks.append(Check(expect.ExpectColumnValuesToBeUnique(column="uid"), "duplicate_uid", "duplicate uid: {value}"))
     return checks
 

@@ -43,9 +43,7 @@ def test_a_sentence_becomes_one_record_of_its_words(tmp_path: Path) -> None:
         uid=make_uid("ewt", "dev", "f.conllu:1"),
         task="pos",
         split="dev",
-        tokens=["I", "do", "n't", "know", "."],
-        tags=["PRON", "AUX", "PART", "VERB", "PUNCT"],
-        label=None,
+        fields={"tokens": ["I", "do", "n't", "know", "."], "tags": ["PRON", "AUX", "PART", "VERB", "PUNCT"]},
         source="ewt/f.conllu:1",  # the block's first line, a comment
         raw=SENTENCE,
     )
@@ -53,7 +51,7 @@ def test_a_sentence_becomes_one_record_of_its_words(tmp_path: Path) -> None:
 
 def test_xpos_can_be_the_tag(tmp_path: Path) -> None:
     (record,) = read(tmp_path, SENTENCE + "\n", tag_column="xpos")
-    assert record.tags == ["PRP", "VBP", "RB", "VB", "."]
+    assert record.fields["tags"] == ["PRP", "VBP", "RB", "VB", "."]
 
 
 @pytest.mark.parametrize("ending", ["", "\n", "\n\n", "\n\n\n", "\n \n"], ids=repr)
@@ -70,24 +68,55 @@ def test_several_blank_lines_and_a_comment_without_a_blank_before_it(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("bad_line", "reason"),
+    ("bad_line", "key", "reason"),
     [
-        ("1\tI\ti\tPRON", "line 5: expected 10 tab-separated columns, found 4"),
-        (row("1", "I", "PRON") + "\textra", "line 5: expected 10 tab-separated columns, found 11"),
-        ("1 I i PRON PRP _ 0 root _ _", "line 5: expected 10 tab-separated columns, found 1"),
-        (row("one", "I", "PRON"), "line 5: id 'one' is not an integer, a range (1-2) or an empty node (1.1)"),
-        (row("1-x", "I", "PRON"), "line 5: id '1-x' is not an integer, a range (1-2) or an empty node (1.1)"),
-        (row("2", "I", "PRON"), "line 5: word id 2 out of sequence, expected 1"),
-        (row("1", "", "PRON"), "line 5: empty FORM or UPOS column"),
-        (row("1", "I", ""), "line 5: empty FORM or UPOS column"),
+        ("1\tI\ti\tPRON", "column_count", "line 5: expected 10 tab-separated columns, found 4"),
+        (row("1", "I", "PRON") + "\textra", "column_count", "line 5: expected 10 tab-separated columns, found 11"),
+        ("1 I i PRON PRP _ 0 root _ _", "column_count", "line 5: expected 10 tab-separated columns, found 1"),
+        (row("one", "I", "PRON"), "bad_word_id",
+         "line 5: id 'one' is not an integer, a range (1-2) or an empty node (1.1)"),
+        (row("1-x", "I", "PRON"), "bad_word_id",
+         "line 5: id '1-x' is not an integer, a range (1-2) or an empty node (1.1)"),
+        (row("2", "I", "PRON"), "bad_word_id", "line 5: word id 2 out of sequence, expected 1"),
+        (row("1", "", "PRON"), "empty_field", "line 5: empty FORM or UPOS column"),
+        (row("1", "I", ""), "empty_field", "line 5: empty FORM or UPOS column"),
     ],
 )
-def test_a_bad_token_line_rejects_its_sentence_only(tmp_path: Path, bad_line: str, reason: str) -> None:
+def test_a_bad_token_line_rejects_its_sentence_only(tmp_path: Path, bad_line: str, key: str, reason: str) -> None:
     bad = "\n".join(["# sent_id = s1", "# text = I", bad_line, row("2", "ran", "VERB")])
     good = row("1", "Ok", "INTJ")
     before, rejection, after = read(tmp_path, good + "\n\n" + bad + "\n\n" + good + "\n")
     assert isinstance(before, Record) and isinstance(after, Record)
-    assert rejection == Rejection(source="ewt/f.conllu:3", split="dev", raw=bad, reason=reason)
+    assert rejection == Rejection(source="ewt/f.conllu:3", split="dev", raw=bad, reason=reason, key=key)
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        ([row("1-2", "don't", "_"), row("1", "do", "AUX"), row("2-3", "n'tx", "_"), row("2", "n't", "PART"),
+          row("3", "x", "X")], "line 5: range 2-3 overlaps the range 1-2 (line 3)"),
+        ([row("1", "I", "PRON"), row("2-3", "don't", "_"), row("2", "do", "AUX")],
+         "line 4: range 2-3 runs past the sentence's last word, 2"),
+        ([row("1", "I", "PRON"), row("1-2", "Ido", "_"), row("2", "do", "AUX")],
+         "line 4: range 1-2 does not start at the next word, 2"),
+        ([row("1-1", "I", "_"), row("1", "I", "PRON")], "line 3: range 1-1 must span two words or more"),
+        ([row("2-1", "I", "_"), row("1", "I", "PRON")], "line 3: range 2-1 must span two words or more"),
+    ],
+    ids=["overlap", "past-the-end", "after-its-first-word", "one-word", "reversed"],
+)
+def test_a_misplaced_multiword_range_rejects_its_sentence(tmp_path: Path, lines: list[str], reason: str) -> None:
+    """Before, ranges were skipped unread: overlapping ones, and ones running past the sentence, passed."""
+    good = row("1", "Ok", "INTJ")  # line 1; the block under test starts at line 3
+    before, rejection, after = read(tmp_path, good + "\n\n" + "\n".join(lines) + "\n\n" + good + "\n")
+    assert isinstance(before, Record) and isinstance(after, Record)
+    assert (rejection.key, rejection.source, rejection.reason) == ("bad_range", "ewt/f.conllu:3", reason)
+
+
+def test_ranges_and_empty_nodes_in_place_are_read(tmp_path: Path) -> None:
+    text = "\n".join([row("1-2", "don't", "_"), row("1", "do", "AUX"), row("2", "n't", "PART"), row("2.1", "x", "X"),
+                      row("3-4", "gonna", "_"), row("3", "gon", "VERB"), row("4", "na", "PART")])
+    (record,) = read(tmp_path, text + "\n")
+    assert record.tokens == ["do", "n't", "gon", "na"]
 
 
 def test_the_first_problem_of_a_sentence_is_the_one_reported(tmp_path: Path) -> None:
@@ -123,7 +152,7 @@ def test_an_unreadable_line_rejects_its_sentence(tmp_path: Path) -> None:
     path = tmp_path / "f.conllu"
     path.write_bytes(b"# c\n" + row("1", "caf", "NOUN").replace("caf", "caf\xe9").encode("latin-1") + b"\n\n")
     (rejection,) = conllu.read(path, conllu.Options(), corpus="ewt", task="pos", split="dev")
-    assert rejection.reason == "line 2: invalid utf-8 byte 0xE9 at column 6"
+    assert (rejection.key, rejection.reason) == ("decode_error", "line 2: invalid utf-8 byte 0xE9 at column 6")
     assert rejection.raw.startswith("# c\n1\tcaf\\xe9\t")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mtl.corpora.lines import RAW_LIMIT, ReaderOptions, clip, iter_lines
+from mtl.corpora.lines import RAW_LIMIT, ReaderError, ReaderOptions, clip, iter_lines
 from mtl.corpora.tokenize import get_tokenizer
 from mtl.records import Rejection
 
@@ -28,9 +28,37 @@ def test_line_ends_and_bom_read_the_same(tmp_path: Path, data: bytes) -> None:
     assert lines_of(tmp_path, data) == [(1, "a b"), (2, ""), (3, "c")]
 
 
-def test_only_a_leading_bom_is_dropped_and_a_lone_cr_is_kept(tmp_path: Path) -> None:
-    data = b"\xef\xbb\xbfx\n\xef\xbb\xbfy\nu\rv\n"
-    assert lines_of(tmp_path, data) == [(1, "x"), (2, "\ufeffy"), (3, "u\rv")]
+def test_only_a_leading_bom_is_dropped_and_a_bare_cr_refuses_its_line(tmp_path: Path) -> None:
+    """A CR alone is not a line end (so two lines joined by one are never read as one record), and a BOM
+    inside the file is not text; both refuse their line, the lines around them are read."""
+    data = b"\xef\xbb\xbfx\n\xef\xbb\xbfy\nu\rv\nw\r\r\nz\n"
+    got = lines_of(tmp_path, data)
+    assert [got[0], got[4]] == [(1, "x"), (5, "z")]
+    assert [(number, r.key, r.reason, r.raw) for number, r in got[1:4]] == [
+        (2, "byte_order_mark", "byte order mark (EF BB BF) at column 1: it belongs only at the start of a file "
+                               "(files joined together?)", "\ufeffy"),
+        (3, "bare_cr", "bare CR (carriage return) at column 2: a CR alone does not end a line; lines end in LF "
+                       "or CRLF", "u\rv"),
+        (4, "bare_cr", "bare CR (carriage return) at column 2: a CR alone does not end a line; lines end in LF "
+                       "or CRLF", "w\r"),
+    ]
+
+
+def test_a_bom_inside_a_line_is_refused_in_any_encoding(tmp_path: Path) -> None:
+    """In latin-1 the BOM's bytes decode to "ï»¿": only the bytes can tell it (a TREC line would become a class
+    "ï»¿DESC")."""
+    first, (_, rejection) = lines_of(tmp_path, b"HUM:ind Who ?\n\xef\xbb\xbfDESC:def What ?\n", encoding="latin-1")
+    assert first == (1, "HUM:ind Who ?")
+    assert (rejection.key, rejection.source, rejection.raw) == ("byte_order_mark", "c/f.txt:2", "ï»¿DESC:def What ?")
+
+
+@pytest.mark.parametrize("data", [b"a\rb\rc\r", b"a\rb", b"a\r" + b"x" * 3_000])
+def test_cr_only_line_ends_are_an_error_naming_the_file(tmp_path: Path, data: bytes) -> None:
+    """The first line runs to the end of the file (or past max_line_bytes) holding CRs: the file's lines end
+    in CR alone. One error for the file, not one refused "line" holding all of it."""
+    with pytest.raises(ReaderError, match=r"f\.txt: line ends are CR alone \(no LF in the first \d+ bytes, which "
+                                          r"hold \d+ CRs\): convert the file to LF or CRLF line ends"):
+        lines_of(tmp_path, data)
 
 
 def test_an_empty_file_yields_nothing(tmp_path: Path) -> None:
@@ -56,7 +84,7 @@ def test_a_bad_byte_rejects_its_line_only(tmp_path: Path, data: bytes, reason: s
     assert got[0] == (1, "ok") and got[2] == (3, "next")
     number, rejection = got[1]
     assert number == 2
-    assert rejection == Rejection(source="c/f.txt:2", split="train", raw=raw, reason=reason)
+    assert rejection == Rejection(source="c/f.txt:2", split="train", raw=raw, reason=reason, key="decode_error")
 
 
 def test_another_encoding_decodes_what_utf8_rejects(tmp_path: Path) -> None:

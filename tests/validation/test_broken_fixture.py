@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mtl.config import TaskConfig, ValidationConfig
+from mtl.config import ValidationConfig
 from mtl.corpora import conll
 from mtl.records import Record, Rejection
 from mtl.validation import failures, validate_corpus
+from tests.validation.conftest import task
 
-ALIEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken" / "alien_tag.conll"
-NER = TaskConfig(kind="tagging", scheme="bio", labels=["O", "B-person", "I-person", "B-location", "I-location"])
+ALIEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken" / "conll" / "alien_tag.conll"
+NER = task(kind="tagging", scheme="bio", labels=["O", "B-person", "I-person", "B-location", "I-location"])
 
 
 def test_alien_tag_fixture_is_quarantined_with_its_tag(tmp_path):
     clean = tmp_path / "clean.conll"
     clean.write_text("Ada\tB-person\nwent\tO\n\nParis\tB-location\n", encoding="utf-8")
     options = conll.Options(separator="tab", token_column=0, tag_column=1)
-    records: dict[str, list[Record]] = {}
+    records: list[Record] = []
     rejections: list[Rejection] = []
     for split, path in (("train", clean), ("test", ALIEN)):
-        records[split] = []
         for item in conll.read(path, options, corpus="broken", task="ner", split=split):
-            (records[split] if isinstance(item, Record) else rejections).append(item)
+            (records if isinstance(item, Record) else rejections).append(item)
 
     result = validate_corpus(
         "broken",
         records,
         rejections,
-        files={"train": clean.name, "test": ALIEN.name},
+        files=[clean.name, ALIEN.name],
+        splits=["train", "test"],
         task_name="ner",
         task=NER,
         config=ValidationConfig(),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mtl.config import TaskConfig, ValidationChecks, ValidationConfig
+from mtl.config import ValidationChecks, ValidationConfig
 from mtl.validation import failures
+from tests.validation.conftest import task
 
-CLASSIFICATION = TaskConfig(kind="classification", labels=["pos", "neg"])
+CLASSIFICATION = task(kind="classification", labels=["pos", "neg"])
 ACTIONS = ["fail", "warn", "off"]
 
 
@@ -52,16 +53,15 @@ def test_empty_split(corpus, action):
     corpus.reject("dev")
     corpus.reject("dev")
     result = corpus.validate(CLASSIFICATION, only("empty_split", action))
-    assert_issue(result, "empty_split", action, "dev (dev.txt: read 2, quarantined 2)")
+    assert_issue(result, "empty_split", action, "dev (read 2, quarantined 2)")
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_empty_split_counts_a_configured_file_with_no_records_at_all(corpus, action):
     corpus.text("train", "fine", "pos")
-    files = {"train": "train.txt", "test": "test.txt"}
-    result = corpus.validate(CLASSIFICATION, only("empty_split", action), files=files)
+    result = corpus.validate(CLASSIFICATION, only("empty_split", action), splits=["train", "test"])
     assert result.accepted["test"] == []
-    assert_issue(result, "empty_split", action, "test (test.txt: read 0, quarantined 0)")
+    assert_issue(result, "empty_split", action, "test (read 0, quarantined 0)")
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -75,9 +75,9 @@ def test_unseen_label(corpus, action):
 
 @pytest.mark.parametrize("action", ["fail", "warn"])
 def test_unseen_label_with_a_learned_label_set_names_the_label(corpus, action):
-    corpus.tagged("train", "Ada", "B-PER")
+    corpus.tagged("train", "Ada Bo", "B-PER B-PER")  # twice: a learned label seen once is a warning of its own
     novel = corpus.tagged("dev", "Paris", "B-LOC")
-    result = corpus.validate(TaskConfig(kind="tagging"), only("unseen_label", action))
+    result = corpus.validate(task(kind="tagging"), only("unseen_label", action))
     assert corpus.reasons(result) == {novel.source: "tag outside the label set: B-LOC"}
     assert_issue(result, "unseen_label", action, "'B-LOC' in 1 record(s)")
 
@@ -101,7 +101,7 @@ def test_a_clean_corpus_raises_no_issue_with_every_check_failing(corpus):
     strict = ValidationChecks(**{name: "fail" for name in ValidationChecks.model_fields})
     result = corpus.validate(CLASSIFICATION, ValidationConfig(checks=strict))
     assert result.issues == []
-    assert [entry["fired"] for entry in result.report["checks"]] == [False] * 4
+    assert [entry["fired"] for entry in result.report["checks"]] == [False] * 6  # 4 checks, 2 warnings
 
 
 def test_examples_are_capped_at_five(corpus):

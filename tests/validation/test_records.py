@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from mtl.config import TaskConfig, ValidationChecks, ValidationConfig
+from mtl.config import ValidationChecks, ValidationConfig
+from mtl.records import Record
 from mtl.validation import AccountingError
+from tests.validation.conftest import task
 
-TAGGING = TaskConfig(kind="tagging", labels=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
-CLASSIFICATION = TaskConfig(kind="classification", labels=["pos", "neg"])
+TAGGING = task(kind="tagging", labels=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+CLASSIFICATION = task(kind="classification", labels=["pos", "neg"])
 OFF = ValidationChecks(quarantine_fraction="off", empty_split="off", unseen_label="off", train_test_overlap="off")
 
 
@@ -77,7 +79,10 @@ def test_classification_label_missing_or_unknown(corpus):
     missing = corpus.text("train", "no label here", None)
     odd = corpus.text("train", "odd one", "meh")
     result = corpus.validate(CLASSIFICATION)
-    assert corpus.reasons(result) == {missing.source: "no label", odd.source: "label outside the label set: meh"}
+    # a record without the field its kind needs is refused by the kind's parse, with the kind's key
+    assert corpus.reasons(result) == {missing.source: "no label: a classification task needs one",
+                                      odd.source: "label outside the label set: meh"}
+    assert corpus.keys(result) == {missing.source: "missing_label", odd.source: "unknown_label"}
 
 
 def test_a_record_failing_several_expectations_lists_every_reason(corpus):
@@ -93,7 +98,7 @@ def test_labels_are_learned_from_train_when_not_configured(corpus):
     corpus.text("train", "how far", "NUM")
     corpus.text("train", "who is", "HUM")
     novel = corpus.text("test", "what is", "ENTY")
-    result = corpus.validate(TaskConfig(kind="classification"))
+    result = corpus.validate(task(kind="classification"))
     assert result.labels == ["HUM", "NUM"]
     assert result.report["labels"] == 2 and result.report["labels_learned"] is True
     assert corpus.reasons(result) == {novel.source: "label outside the label set: ENTY"}
@@ -111,7 +116,7 @@ def test_read_equals_accepted_plus_quarantined_per_file(corpus):
     corpus.tagged("train", "Mars attacks", "B-alien O")
     corpus.reject("train")
     corpus.tagged("dev", "Bo", "B-PER")
-    corpus.reject("dev", "line 3: expected at least 2 columns, found 1")
+    corpus.reject("dev", "line 3: expected at least 2 columns, found 1", key="column_count")
     result = corpus.validate(TAGGING)
     report = result.report
     for split, entry in report["splits"].items():
@@ -119,7 +124,7 @@ def test_read_equals_accepted_plus_quarantined_per_file(corpus):
         assert entry["accepted"] == len(result.accepted[split])
         assert sum(entry["quarantined_by_reason"].values()) == entry["quarantined"]
     assert report["splits"]["train"] == {
-        "file": "train.txt",
+        "files": ["train.txt"],
         "read": 3,
         "accepted": 1,
         "quarantined": 2,
@@ -135,8 +140,8 @@ def test_read_equals_accepted_plus_quarantined_per_file(corpus):
 def test_records_of_a_split_without_a_file_are_an_accounting_error(corpus):
     corpus.tagged("train", "Ada", "B-PER")
     corpus.tagged("dev", "Bo", "B-PER")
-    with pytest.raises(AccountingError, match="dev"):
-        corpus.validate(TAGGING, files={"train": "train.txt"})
+    with pytest.raises(AccountingError, match=r"split\(s\) \['dev'\] not among \['train'\]"):
+        corpus.validate(TAGGING, splits=["train"])
 
 
 def test_report_is_json_ready_and_summarises_the_suite(corpus):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-from mtl.config import TaskConfig, ValidationConfig
+from mtl.config import ValidationConfig
 from mtl.records import Record, make_uid
+from tests.validation.conftest import task
 
 WORDS = [f"w{i}" for i in range(2000)]
 TAGS = ["O", "B-PER", "I-PER"]
@@ -20,7 +21,7 @@ def synthetic(split: str, n: int, rng: random.Random) -> list[Record]:
             tags[0] = "B-alien"
         source = f"big/{split}.txt:{i + 1}"
         uid = make_uid("big", split, source)
-        records.append(Record(uid, "ner", split, tokens, tags, None, source, " ".join(tokens)))
+        records.append(Record(uid, "ner", split, {"tokens": tokens, "tags": tags}, source, " ".join(tokens)))
     return records
 
 
@@ -29,14 +30,14 @@ def test_twenty_thousand_records_with_many_failures():
 
     rng = random.Random(7)
     records = {"train": synthetic("train", 18_000, rng), "test": synthetic("test", 2_000, rng)}
-    task = TaskConfig(kind="tagging", labels=TAGS)
     result = validate_corpus(
         "big",
-        records,
+        records["train"] + records["test"],
         [],
-        files={"train": "train.txt", "test": "test.txt"},
+        files=["train.txt", "test.txt"],
+        splits=["train", "test"],
         task_name="ner",
-        task=task,
+        task=task(kind="tagging", labels=TAGS),
         config=ValidationConfig(max_tokens=35),
     )
     report = result.report
@@ -46,10 +47,10 @@ def test_twenty_thousand_records_with_many_failures():
         record.source
         for split_records in records.values()
         for record in split_records
-        if not record.tokens or len(record.tokens) > 35 or "B-alien" in record.tags
+        if not record.tokens or len(record.tokens) > 35 or "B-alien" in record.fields["tags"]
     }
     assert len(expected) > 1000
     assert {rejection.source for rejection in result.quarantined} == expected
     alien = [r for r in result.quarantined if "tag outside the label set: B-alien" in r.reason]
-    assert len(alien) == sum("B-alien" in r.tags for split in records.values() for r in split)
+    assert len(alien) == sum("B-alien" in r.fields["tags"] for split in records.values() for r in split)
     assert {"quarantine_fraction", "unseen_label"} <= {issue.check for issue in result.issues}  # B-alien is in test
