@@ -193,18 +193,23 @@ def read(name: str, file: str) -> list[Record | Rejection | Header]:
 
 @pytest.fixture(scope="module")
 def validated() -> dict[str, CorpusValidation]:
-    """format -> the validation of all its readable fixtures as one corpus (what `mtl ingest` does per corpus)."""
-    results = {}
-    for name, spec in FORMATS.items():
+    """format -> the validation of all its readable fixtures as one corpus (what `mtl ingest` does per corpus),
+    made when a test first asks for it."""
+    return Validated()
+
+
+class Validated(dict):
+    def __missing__(self, name: str) -> CorpusValidation:
+        spec = FORMATS[name]
         sorted_items: dict[type, list] = {Record: [], Rejection: [], Header: []}
         for file in spec.files:
             for item in read(name, file):
                 sorted_items[type(item)].append(item)
-        results[name] = validate_corpus(
+        self[name] = validate_corpus(
             "broken", sorted_items[Record], sorted_items[Rejection], headers=sorted_items[Header],
             files=list(spec.files), splits=["train", "test"] if name == "delimited" else ["train"], task_name="t",
             task=spec.task, config=ValidationConfig(max_line_bytes=MAX_LINE_BYTES))
-    return results
+        return self[name]
 
 
 def outcome(result: CorpusValidation, file: str) -> list[tuple]:
