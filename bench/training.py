@@ -1,118 +1,173 @@
-"""Training throughput with length bucketing vs plain shuffled batches, and prediction throughput.
+"""Training throughput, side by side in one run: the real loop against the bare model step, 1 thread against 2,
+fp32 against bf16, 1 process of 2 threads against 2 processes of 1 thread (torchrun, gloo), bucketed against
+shuffled batches; and prediction.
 
-    .venv/bin/python bench/training.py [--params params.yaml] [--data data/unified] [--steps 60] [--threads 2]
+    .venv/bin/python bench/training.py [--params params.yaml] [--steps 60] [--skip-ddp]
 
-Both training runs use the params' model, batch size and task sampler, from the same initial weights;
-only pool_size differs (params' value vs 1). tokens/s counts real tokens, not padding. Prints figures;
-asserts nothing. Without a unified dataset it makes a synthetic one with SST/EWT-like lengths.
+"loop": the real training loop (mtl/training/loop.py: task sampling, batching, the step, logs; its evaluation
+given two dev examples per task so it costs nothing). "bare step": forward, backward, clip and AdamW on batches
+built beforehand, the same batches in the same order. tokens/s counts real tokens, not padding. Needs the
+unified dataset (`dvc repro unify`). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
-import random
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads; see setup_torch in loop.py
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads; see mtl/training/device.py
 
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
-from mtl.config import TaskConfig, load_params  # noqa: E402
-from mtl.model import build_model, build_vocab, predict  # noqa: E402
-from mtl.training.batching import BucketBatches, padding_fraction  # noqa: E402
-from mtl.training.data import TaskData, read_labels, read_split  # noqa: E402
-from mtl.training.step import make_optimizer, next_batch, train_step  # noqa: E402
-from mtl.training.samplers import TaskSampler  # noqa: E402
-from mtl.training.weighting import make_weighting  # noqa: E402
-
-
-def synthetic(n: int, mean_length: float, kind: str, labels: list[str], seed: int) -> TaskData:
-    rng = random.Random(seed)
-    words = [f"w{i}" for i in range(5000)]
-    rows = []
-    for _ in range(n):
-        length = max(1, min(120, int(rng.lognormvariate(0, 0.6) * mean_length)))
-        tokens = [rng.choice(words) for _ in range(length)]
-        tags = [rng.choice(labels) for _ in tokens] if kind == "tagging" else []
-        rows.append({"tokens": tokens, "tags": tags, "label": None if tags else rng.choice(labels)})
-    return TaskData("", kind, labels, rows)
+from mtl.config import Params, load_params  # noqa: E402
+from mtl.model import predict  # noqa: E402
+from mtl.tasks import get_kind  # noqa: E402
+from mtl.training import loop as training_loop  # noqa: E402
+from mtl.training.batching import padding_fraction  # noqa: E402
+from mtl.training.device import autocast  # noqa: E402
+from mtl.training.distributed import World, join, leave  # noqa: E402
+from mtl.training.step import next_batch  # noqa: E402
 
 
-def load_data(data_dir: Path, tasks: dict[str, TaskConfig]) -> tuple[dict[str, TaskData], dict[str, TaskData], dict]:
-    if (data_dir / "train.parquet").exists():
-        labels = read_labels(data_dir)
-        return read_split(data_dir, "train", tasks, labels), read_split(data_dir, "dev", tasks, labels), labels
-    print(f"{data_dir} has no dataset: synthetic data with EWT/WNUT/SST/TREC-like sizes and lengths")
-    shapes = {"pos": (12_500, 16, "tagging"), "ner": (3_400, 18, "tagging"),
-              "sentiment": (67_000, 9, "classification"), "question": (4_900, 10, "classification")}
-    labels = {t: {"kind": k, "labels": ["A", "B", "C"], "scheme": "none"} for t, (_, _, k) in shapes.items()}
-    train, dev = {}, {}
-    for i, (task, (n, length, kind)) in enumerate(shapes.items()):
-        train[task] = synthetic(n, length, kind, ["A", "B", "C"], seed=i)
-        dev[task] = synthetic(1000, length, kind, ["A", "B", "C"], seed=100 + i)
-        train[task].name = dev[task].name = task
-    return train, dev, labels
+def with_training(params: Params, **changes) -> Params:
+    data = params.model_dump(mode="python")
+    data["training"].update(changes)
+    return Params.model_validate(data)
 
 
-def bench_training(model, train, cfg, pool_size: int, steps: int) -> tuple[float, float, float]:
-    """(real tokens/s, padded tokens/s, padding fraction) over `steps` steps after 5 warm-up steps."""
-    model = copy.deepcopy(model)
-    optimizer = make_optimizer(model, cfg)
-    sizes = {t: len(d.rows) for t, d in train.items()}
-    sampler = TaskSampler(sizes, cfg.sampler, max_steps=cfg.max_steps, seed=cfg.seed)
-    weighting = make_weighting(cfg, list(train))
-    streams = {t: BucketBatches([len(e.words) for e in d.examples], batch_size=cfg.batch_size, unit=cfg.batch_unit,
-                                pool_size=pool_size, seed=cfg.seed, name=t) for t, d in train.items()}
-    real = padded = 0
-    for i in range(steps + 5):
-        if i == 5:
-            start, real, padded = time.perf_counter(), 0, 0
-        task = sampler.sample(i + 1)
-        batch = next_batch(train[task], streams[task])
-        train_step(model, optimizer, {task: batch}, {task: train[task].kind}, weighting, cfg.clip)
-        real += batch.n_tokens
-        padded += batch.words.numel()
-    seconds = time.perf_counter() - start
-    epoch = {t: s.epoch_batches(0) for t, s in streams.items()}
-    lengths = {t: [len(e.words) for e in train[t].examples] for t in train}
-    fraction = sum(padding_fraction(b, lengths[t]) * len(train[t].rows) for t, b in epoch.items()) / sum(
-        len(d.rows) for d in train.values())
-    return real / seconds, padded / seconds, fraction
+def prepared_run(params: Params, out_dir: Path, world: World = World()) -> training_loop.Run:
+    """The loop's own setup, with two dev examples per task (the loop's evaluation then costs nothing)."""
+    run = training_loop.setup(params, params.unified_dir, out_dir, False, time.perf_counter(), world)
+    for data in run.dev_data.values():
+        data.rows = data.rows[:2]
+    return run
+
+
+def time_loop(params: Params, steps: int, threads: int) -> tuple[float, float]:
+    """(real tokens/s, share of the step time outside the model) of the real loop."""
+    torch.set_num_threads(threads)
+    params = with_training(params, max_steps=steps, eval_every=steps, checkpoint_every=steps, max_minutes=None,
+                           progress_seconds=3600)
+    with tempfile.TemporaryDirectory() as out:
+        run = prepared_run(params, Path(out))
+        streams = copy.deepcopy(run.streams)  # count the tokens of the batches the loop is going to take
+        sampler = copy.deepcopy(run.sampler)
+        tokens = sum(next_batch(run.train_data[t], streams[t]).n_tokens
+                     for t in (sampler.sample(step) for step in range(1, steps + 1)))
+        start = time.perf_counter()
+        training_loop.loop(run, params)
+        loop_seconds = time.perf_counter() - start
+    model_seconds = time_bare(params, steps, threads, built=None)[1]
+    return tokens / loop_seconds, max(0.0, 1 - model_seconds / loop_seconds)
+
+
+def time_bare(params: Params, steps: int, threads: int, built: list | None = None, precision: str = "fp32"
+              ) -> tuple[float, float]:
+    """(real tokens/s, seconds) of forward, backward, clip and AdamW alone, on batches built beforehand."""
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as out:
+        run = prepared_run(params, Path(out))
+        model, optimizer = run.model, run.optimizer
+        batches = built or [(task, next_batch(run.train_data[task], run.streams[task]))
+                            for task in (run.sampler.sample(step) for step in range(1, steps + 1))]
+        device = next(model.parameters()).device
+        model.train()
+        start = time.perf_counter()
+        for task, batch in batches:
+            with autocast(device, precision):
+                loss = get_kind(batch.task_options["kind"]).loss(model(batch, [task])[task], batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), params.training.clip)
+            optimizer.step()
+        seconds = time.perf_counter() - start
+    return sum(b.n_tokens for _, b in batches) / seconds, seconds
+
+
+def ddp_worker(params_file: Path, steps: int, report: Path) -> None:
+    """Under torchrun: the real loop in each process; rank 0 writes tokens/s (all ranks' tokens)."""
+    world = join()
+    params = with_training(load_params(params_file), max_steps=steps, eval_every=steps, checkpoint_every=steps,
+                           max_minutes=None, progress_seconds=3600, threads=1)
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        run = prepared_run(params, Path(out), world)
+        streams, sampler = copy.deepcopy(run.streams), copy.deepcopy(run.sampler)
+        tokens = sum(next_batch(run.train_data[t], streams[t]).n_tokens  # the global batches: all ranks' shares
+                     for t in (sampler.sample(step) for step in range(1, steps + 1)))
+        start = time.perf_counter()
+        training_loop.loop(run, params)
+        seconds = time.perf_counter() - start
+    if world.main:
+        report.write_text(json.dumps({"tokens_per_second": tokens / seconds}))
+    leave(world)
+
+
+def time_ddp(params_file: Path, steps: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "ddp.json"
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
+                   "--params", str(params_file), "--steps", str(steps), "--ddp-worker", str(report)]
+        subprocess.run(command, check=True, capture_output=True, env={**os.environ, "MTL_DIST_BACKEND": "gloo"})
+        return json.loads(report.read_text())["tokens_per_second"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--data", type=Path, default=None, help="default: the params' unified folder")
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-ddp", action="store_true", help="leave out the 2-process run")
+    parser.add_argument("--ddp-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    params = load_params(args.params)
+    if args.ddp_worker is not None:
+        return ddp_worker(args.params, args.steps, args.ddp_worker)
+    params = with_training(load_params(args.params), device="cpu", precision="fp32", processes=1)
     cfg = params.training
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(cfg.seed)
-    train, dev, labels = load_data(args.data or params.unified_dir, params.tasks)
-    vocab = build_vocab((s for d in train.values() for s in d.sentences), min_count=params.model.min_word_count,
-                        lowercase=params.model.lowercase, max_word_chars=params.model.max_word_chars)
-    for data in train.values():
-        data.encode(vocab)
-    model = build_model(params.model, vocab, {t: {**labels[t], "kind": params.tasks[t].kind} for t in train})
-    print(f"model: {model.n_parameters():,} parameters; {args.threads} threads; batch {cfg.batch_size} "
-          f"{cfg.batch_unit}; {args.steps} timed steps per row")
-    print(f"{'batches':<28} {'tokens/s':>9} {'padded tok/s':>13} {'padding':>8}")
-    for name, pool in ((f"bucketed (pool {cfg.pool_size})", cfg.pool_size), ("shuffled (pool 1)", 1)):
-        tokens, padded, fraction = bench_training(model, train, cfg, pool, args.steps)
-        print(f"{name:<28} {tokens:>9,.0f} {padded:>13,.0f} {fraction:>8.1%}")
-    sentences = [s for d in dev.values() for s in d.sentences]
-    n_tokens = sum(map(len, sentences))
-    start = time.perf_counter()
-    predict(model, sentences, batch_size=cfg.eval_batch_size)
-    seconds = time.perf_counter() - start
-    print(f"predict, all {len(train)} tasks, {len(sentences):,} dev sentences: {n_tokens / seconds:,.0f} tokens/s "
-          f"({seconds:.1f} s)")
+    print(f"{args.steps} steps per row; batch {cfg.batch_size} {cfg.batch_unit}; tasks {list(params.tasks)}; "
+          f"CPU: {os.cpu_count()} cores")
+
+    print(f"\n{'':32} {'1 thread':>12} {'2 threads':>12}   (real tokens/s)")
+    bare = {t: time_bare(params, args.steps, t)[0] for t in (1, 2)}
+    looped = {t: time_loop(params, args.steps, t) for t in (1, 2)}
+    print(f"{'bare step (fwd, bwd, AdamW)':32} {bare[1]:>12,.0f} {bare[2]:>12,.0f}")
+    print(f"{'the loop':32} {looped[1][0]:>12,.0f} {looped[2][0]:>12,.0f}")
+    print(f"{'loop / bare step':32} {looped[1][0] / bare[1]:>12.2f} {looped[2][0] / bare[2]:>12.2f}")
+    print(f"{'step time outside the model':32} {looped[1][1]:>12.1%} {looped[2][1]:>12.1%}")
+
+    bf16 = time_bare(params, args.steps, 2, precision="bf16")[0]
+    print(f"\nprecision (bare step, 2 threads): fp32 {bare[2]:,.0f}  bf16 {bf16:,.0f}  bf16 / fp32 {bf16 / bare[2]:.2f}")
+
+    if not args.skip_ddp:
+        ddp = time_ddp(args.params, args.steps)
+        print(f"processes (the loop): 1 x 2 threads {looped[2][0]:,.0f}  2 x 1 thread {ddp:,.0f}  "
+              f"ratio {ddp / looped[2][0]:.2f}")
+
+    shuffled = with_training(params, pool_size=1)
+    print(f"\nbatches (bare step, 2 threads): bucketed (pool {cfg.pool_size}) {bare[2]:,.0f}  shuffled "
+          f"{time_bare(shuffled, args.steps, 2)[0]:,.0f}")
+    with tempfile.TemporaryDirectory() as out:
+        run = prepared_run(params, Path(out))
+        epoch = {t: s.epoch_batches(0) for t, s in run.streams.items()}
+        fraction = sum(padding_fraction(b, run.train_data[t].lengths()) * len(run.train_data[t].rows)
+                       for t, b in epoch.items()) / sum(len(d.rows) for d in run.train_data.values())
+        print(f"padding in bucketed batches: {fraction:.1%}")
+        dev = training_loop.read_split(params.unified_dir, "dev", params.tasks,
+                                       training_loop.read_labels(params.unified_dir / params.paths.labels))
+        inputs = [x for d in dev.values() for x in d.inputs]
+        torch.set_num_threads(2)
+        start = time.perf_counter()
+        predict(run.model, inputs, batch_size=cfg.eval_batch_size)
+        seconds = time.perf_counter() - start
+        tokens = sum(len(text) for x in inputs for text in x)
+        print(f"predict, every task, {len(inputs):,} dev examples, 2 threads: {tokens / seconds:,.0f} tokens/s")
 
 
 if __name__ == "__main__":

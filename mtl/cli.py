@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mtl.config import ConfigError, Params, load_params
+from mtl.config import Params, load_params
+from mtl.errors import MtlError
 from mtl.logs import log_to_stderr
 from mtl.offline import go_offline
 
@@ -20,6 +22,12 @@ registry_app = typer.Typer(no_args_is_help=True, help="Model versions and aliase
 app.add_typer(registry_app, name="registry")
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="The configuration file.")]
+
+
+class Tokenizer(str, Enum):  # mtl/corpora/tokenize.py's names, for the command line
+    treebank = "treebank"
+    wordpunct = "wordpunct"
+    whitespace = "whitespace"
 
 
 def _params(path: Path) -> Params:
@@ -38,7 +46,10 @@ def corpora_pull(
     params_file: ParamsOption = Path("params.yaml"),
     track: Annotated[bool, typer.Option(help="Version the raw folder with `dvc add` when in a DVC workspace.")] = True,
 ) -> None:
-    """Fill the raw folder from MTL_CORPORA_MIRROR or the public URLs, verifying every sha256."""
+    """Fill the raw folder from MTL_CORPORA_MIRROR or the public URLs, verifying every sha256.
+
+    Example: mtl corpora pull sst2 trec
+    """
     from mtl.corpora.fetch import FetchError, pull_corpora
     from mtl.pipeline import StageFailed, is_dvc_workspace, track as dvc_track
 
@@ -57,7 +68,10 @@ def ingest(
     corpus: Annotated[str, typer.Argument(help="The corpus to read and validate.")],
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Read one corpus, validate it, and write its records, quarantine and report."""
+    """Read one corpus, validate it, and write its records, quarantine and report.
+
+    Example: mtl ingest sst2 --params params.yaml
+    """
     from mtl.ingest import IngestFailed, ingest as run_ingest
 
     params = _params(params_file)
@@ -76,7 +90,10 @@ def ingest(
 
 @app.command()
 def unify(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Build the task-tagged dataset from every corpus's accepted records."""
+    """Build the task-tagged dataset from every corpus's accepted records.
+
+    Example: mtl unify
+    """
     from mtl.dataset import unify as run_unify
 
     params = _params(params_file)
@@ -94,7 +111,10 @@ def train(
     nproc: Annotated[int | None, typer.Option("--nproc", help="Data-parallel processes (torchrun); default: "
                                                                 "training.processes.")] = None,
 ) -> None:
-    """Train the shared encoder and its task heads on the unified dataset -> <run>/model."""
+    """Train the shared encoder and its task heads on the unified dataset -> <run>/model.
+
+    Example: mtl train --resume   (or: mtl train --nproc 2)
+    """
     from mtl.training import train as run_training
     from mtl.training.distributed import launch
 
@@ -118,7 +138,10 @@ def evaluate(
                                                    "nothing is written). An int8 folder is compared with its fp32 "
                                                    "model per task, with paired intervals.")] = None,
 ) -> None:
-    """Score the candidate per task on dev and test, with bootstrap intervals -> reports/metrics.json."""
+    """Score the candidate per task on dev and test, with bootstrap intervals -> reports/metrics.json.
+
+    Example: mtl evaluate   (or: mtl evaluate --model exports/int8)
+    """
     params = _params(params_file)
     if model is not None:
         from mtl.export import evaluate_any, to_markdown
@@ -140,7 +163,10 @@ def evaluate(
 @app.command()
 def gate(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Decide per task: floor, and a paired test against production (Holm across tasks) -> reports/gate.json,
-    gate.md, and production_metrics.json (production re-scored on the same test data, shaped like metrics.json)."""
+    gate.md, and production_metrics.json (production re-scored on the same test data, shaped like metrics.json).
+
+    Example: mtl gate
+    """
     from mtl.stages.gate import gate_candidate
 
     params = _params(params_file)
@@ -154,7 +180,10 @@ def promote(
     reason: Annotated[str | None, typer.Option(help="Why, recorded with the alias move (required with --force).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote although the gate refused: an audited override (action 'force', who, why).")] = False,
 ) -> None:
-    """Publish the gated candidate to the registry and move the production alias to it."""
+    """Publish the gated candidate to the registry and move the production alias to it.
+
+    Example: mtl promote --force --reason "known labelling bug in the new test data"
+    """
     from mtl.registry import RegistryError
     from mtl.stages.promote import PromotionRefused, promote_candidate
 
@@ -178,7 +207,10 @@ def baseline(
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Train a single-task model per task with the same encoder, params and budget (baseline.budget)
-    -> <run>/baselines/<task>/model. An analysis, not part of the retrain flow: `dvc repro transfer`."""
+    -> <run>/baselines/<task>/model. An analysis, not part of the retrain flow: `dvc repro transfer`.
+
+    Example: mtl baseline --task pos
+    """
     from mtl.baseline import train_baselines
 
     params = _params(params_file)
@@ -193,7 +225,10 @@ def baseline(
 @app.command()
 def transfer(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Per task on test: the multi-task candidate vs its single-task baseline (paired bootstrap: positive,
-    negative or no significant transfer), and the cost of 1 vs N models -> reports/transfer.json, transfer.md."""
+    negative or no significant transfer), and the cost of 1 vs N models -> reports/transfer.json, transfer.md.
+
+    Example: mtl transfer
+    """
     from mtl.transfer import transfer_report
 
     params = _params(params_file)
@@ -206,7 +241,10 @@ def transfer(params_file: ParamsOption = Path("params.yaml")) -> None:
 
 @registry_app.command("list")
 def registry_list(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Every complete version with its aliases, gate verdict and headline metrics."""
+    """Every complete version with its aliases, gate verdict and headline metrics.
+
+    Example: mtl registry list
+    """
     from mtl.registry import RegistryError, open_registry
 
     try:
@@ -226,7 +264,10 @@ def registry_show(
     ref: Annotated[str, typer.Argument(help="A version (v0003) or an alias (production).")] = "production",
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """A version's manifest, metrics, gate report and lineage, as JSON."""
+    """A version's manifest, metrics, gate report and lineage, as JSON.
+
+    Example: mtl registry show v0002
+    """
     from mtl.registry import RegistryError, open_registry
 
     try:
@@ -241,7 +282,10 @@ def registry_rollback(
     params_file: ParamsOption = Path("params.yaml"),
     reason: Annotated[str, typer.Option(help="Why, recorded with the alias move.")] = "",
 ) -> None:
-    """Move an alias back to the version it replaced."""
+    """Move an alias back to the version it replaced.
+
+    Example: mtl registry rollback production --reason "v0003 mislabels dates"
+    """
     from mtl.registry import RegistryError, open_registry
 
     try:
@@ -280,27 +324,44 @@ def registry_gc(
 def predict(
     model: Annotated[str, typer.Option(help="A registry alias or version, or a model folder (fp32 or int8).")] = "production",
     input_file: Annotated[Path | None, typer.Option("--input", help="One sentence per line (default: stdin).")] = None,
-    tokenizer: Annotated[str | None, typer.Option(help="How to split raw text (default: the tokenizer the model "
-                                                       "folder records): treebank, wordpunct or whitespace.")] = None,
+    pairs: Annotated[bool, typer.Option("--pairs", help="Each line is a pair, its two texts split by a TAB: the "
+                                                        "tasks that read pairs answer.")] = False,
+    tokenizer: Annotated[Tokenizer | None, typer.Option(help="How to split raw text (default: the tokenizer the "
+                                                             "model folder records).")] = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Every task's prediction for each input sentence (JSON lines), from one pass of the shared encoder."""
+    """Every task's prediction for each input sentence (JSON lines), from one pass of the shared encoder.
+
+    Example: echo "I don't like it ." | mtl predict --model production
+    """
     import sys
 
     import mtl
     from mtl.model.predict import Predictor
-    from mtl.registry import RegistryError
+    from mtl.registry import PRODUCTION, RegistryError
 
     _params(params_file)
-    lines = (input_file.read_text(encoding="utf-8") if input_file else sys.stdin.read()).splitlines()
-    sentences = [line for line in lines if line.strip()]
+    text = input_file.read_bytes() if input_file else sys.stdin.buffer.read()
+    try:
+        lines = [line for line in text.decode("utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as error:
+        _fail(f"predict: {input_file or 'stdin'}: not UTF-8 text (byte {error.start + 1}: {error.reason})")
+    inputs: list = lines
+    if pairs:
+        bad = [i + 1 for i, line in enumerate(lines) if line.count("\t") != 1]
+        if bad:
+            _fail(f"predict --pairs: line(s) {bad[:5]} of {input_file or 'stdin'} are not two texts split by one TAB")
+        inputs = [tuple(line.split("\t")) for line in lines]
     try:
         predictor = mtl.load(model, params=params_file)
     except RegistryError as error:
+        if model == PRODUCTION and "neither a version nor an alias" in str(error):
+            _fail("predict: no production model yet: run `make run` (or `mtl run`), or pass --model "
+                  "runs/candidate/model")
         _fail(f"predict: {error}")
     if tokenizer is not None:
-        predictor = Predictor(predictor.model, tokenizer, predictor.precision)
-    tokens = predictor.tokens_of(sentences)
+        predictor = Predictor(predictor.model, tokenizer.value, predictor.precision)
+    tokens = predictor.tokens_of(inputs)
     for words, predictions in zip(tokens, predictor.predict(tokens) if tokens else []):
         typer.echo(json.dumps({"tokens": words, **predictions}, ensure_ascii=False))
 
@@ -313,7 +374,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Serve the model over HTTP until interrupted: POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics."""
+    """Serve the model over HTTP until interrupted: POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics.
+
+    Example: mtl serve --model production --port 8000
+    """
     from mtl.serve import serve as run_service
 
     run_service(_params(params_file), model, host=host, port=port)
@@ -328,7 +392,10 @@ def export(
     reason: Annotated[str | None, typer.Option(help="Why, kept in the folder (required with --force).")] = None,
     params_file: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Write an int8 copy of a model, refused when any task's test score drops beyond its gate's max_drop."""
+    """Write an int8 copy of a model, refused when any task's test score drops beyond its gate's max_drop.
+
+    Example: mtl export --quantize int8 --model production --out exports/int8
+    """
     from mtl.export import ExportRefused, export_int8, to_markdown
     from mtl.registry import RegistryError
 
@@ -367,13 +434,21 @@ def schedule(
     params_file: ParamsOption = Path("params.yaml"),
     interval: Annotated[float | None, typer.Option(help="Every this many seconds instead of params' cron (to try it out).")] = None,
 ) -> None:
-    """Serve the retrain flow as a Prefect deployment on params' schedule until interrupted (needs PREFECT_API_URL)."""
+    """Serve the retrain flow as a Prefect deployment on params' schedule until interrupted (needs PREFECT_API_URL).
+
+    Example: mtl schedule --interval 60
+    """
     from mtl.schedule import ScheduleError, serve
 
     try:
         serve(_params(params_file), params_file, interval=interval)
     except ScheduleError as error:
         _fail(f"schedule: {error}")
+
+
+# Expected failures: any MtlError (each module's own: a bad config, input, file or store, a refused promotion),
+# and what the operating system says of a file. Their message is the whole story: one line, exit code 1.
+EXPECTED = (MtlError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, UnicodeDecodeError)
 
 
 def main() -> None:
@@ -383,9 +458,45 @@ def main() -> None:
     log_to_stderr()  # progress of stages and training, with a timestamp; `mtl run` relays it to the flow's log
     try:
         app()
-    except ConfigError as error:
-        typer.echo(f"error: {error}", err=True)
+    except EXPECTED as error:
+        said = f"{error.filename}: missing" if isinstance(error, FileNotFoundError) and error.filename else error
+        typer.echo(f"error: {said}{next_step(error)}", err=True)
         raise SystemExit(1) from None
+    except Exception:
+        typer.echo("error: an unexpected failure, which is a bug in mtl; the traceback follows. Please report it "
+                   "with the command you ran.", err=True)
+        raise
+
+
+def next_step(error: BaseException) -> str:
+    """What to do about a missing input a stage before would have written."""
+    if not (isinstance(error, FileNotFoundError) or "missing" in str(error)):
+        return ""
+    where = str(getattr(error, "filename", None) or error)
+    for produced_by, names in (("mtl train (or make run)", ("model.safetensors", "config.json", "/model")),
+                               ("mtl evaluate", ("metrics.json",)), ("mtl gate", ("gate.json",)),
+                               ("mtl unify", ("labels.json", ".parquet")), ("mtl corpora pull", ("data/raw",))):
+        if any(name in where for name in names):
+            return f" (run `{produced_by}` first)"
+    return ""
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mtl {version('mtl')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """mtl: multi-task NLP training pipeline. `mtl run` runs the whole job; each stage is a command too.
+
+    Example: mtl run --params params.yaml"""
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Field, SecretStr, SerializeAsAny, V
                       model_validator)
 
 from mtl.corpora.formats import FORMATS
+from mtl.errors import MtlError
 from mtl.tasks import KINDS, TaskOptions, kind_of
 from mtl.urls import check_http_url
 
@@ -320,22 +321,24 @@ class TrainingConfig(Strict):
     seed: int = 0
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # auto: CUDA when available, else CPU
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # the forward pass under autocast (mtl/training/device.py)
-    processes: int = Field(1, ge=1)  # data-parallel processes on this machine (torchrun; mtl/training/distributed.py)
+    # data-parallel processes on this machine (torchrun; mtl/training/distributed.py): one, right for one GPU; the
+    # shipped params.yaml sets 2 for the 2-core CPU machines
+    processes: int = Field(1, ge=1)
     threads: int | None = Field(None, ge=1)  # torch threads per process; None = the cores / processes
-    batch_size: int = Field(1000, ge=1)  # per step, one task's batch of this many batch_unit
+    batch_size: int = Field(2000, ge=1)  # per step, one task's batch of this many batch_unit (shared by processes)
     batch_unit: Literal["tokens", "sentences"] = "tokens"  # tokens: padded tokens (B x T) per batch
     pool_size: int = Field(2048, ge=1)  # sentences shuffled together then sorted by length; 1 = no bucketing
     sampler: SamplerConfig = SamplerConfig()
     loss_weights: dict[str, float] = {}  # task -> static loss weight λ; a task not listed weighs 1.0
     weighting: WeightingConfig = WeightingConfig()  # static (λ above), uncertainty, dwa, gradnorm or pcgrad
-    lr: float = Field(2e-3, gt=0)  # AdamW peak learning rate
+    lr: float = Field(3e-3, gt=0)  # AdamW peak learning rate
     pretrained_lr: float | None = Field(None, gt=0)  # peak lr of a fine-tuned pretrained encoder's weights; None: lr
     weight_decay: float = Field(0.01, ge=0)  # on weight matrices only: not embeddings, biases, CRF, queries
     warmup_steps: int = Field(200, ge=0)  # linear warmup from 0 to lr
     schedule: Literal["linear", "cosine", "constant"] = "linear"  # decay after warmup, to min_lr at max_steps
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     clip: float = Field(5.0, gt=0)  # max global gradient norm
-    max_steps: int = Field(8000, ge=1)
+    max_steps: int = Field(3000, ge=1)
     max_minutes: float | None = Field(30.0, gt=0)  # wall-clock guard: evaluate, checkpoint and stop past it
     eval_every: int = Field(500, ge=1)  # steps between dev evaluations (also at the last step)
     patience: int = Field(8, ge=1)  # evaluations without a better dev score before stopping early
@@ -635,7 +638,7 @@ def _within(folder: Path, path: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
-class ConfigError(Exception):
+class ConfigError(MtlError):
     """params.yaml is missing, unreadable or invalid; the message names the file and the key."""
 
 

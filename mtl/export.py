@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mtl.config import Params
+from mtl.errors import MtlError
 from mtl.model import MultiTaskModel, load_model, predict
 from mtl.model.io import replace_folder
 from mtl.quantize import is_int8, load_int8, quantize, read_config, save_int8
@@ -27,7 +28,7 @@ from mtl.training.data import read_labels, read_split
 from mtl.transfer import compare_task, task_metric
 
 
-class ExportRefused(Exception):
+class ExportRefused(MtlError):
     """A task dropped beyond its gate's max_drop; the message names the tasks."""
 
 

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 
 from mtl.config import SPLITS, CorpusConfig, Params
 from mtl.corpora.formats import FORMATS
-from mtl.extra import relabel
 from mtl.corpora.lines import Header
+from mtl.errors import MtlError
+from mtl.extra import relabel
 from mtl.records import Record, Rejection
 from mtl.tasks import kind_of
 from mtl.tasks.kind import TaskKind, TaskOptions
@@ -33,7 +34,7 @@ def record_schema(kind: TaskKind, options: TaskOptions) -> pa.Schema:
     return pa.schema([*KEY_COLUMNS, *kind.fields(options).items()])
 
 
-class IngestFailed(Exception):
+class IngestFailed(MtlError):
     """A batch-level check at 'fail' fired; the message says which, for which corpus, with examples."""
 
 

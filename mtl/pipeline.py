@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import socket
@@ -16,20 +17,35 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
+from mtl.config import ConfigError, Params
+from mtl.errors import MtlError
+from mtl.logs import LOGGED_LINE
 from mtl.offline import OFFLINE_ENVIRONMENT
 
-if TYPE_CHECKING:
-    from mtl.config import Params
+Logger = logging.Logger | logging.LoggerAdapter
+StageStatus = Literal["ran", "restored", "skipped"]
 
-_RAN = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
-_SKIPPED = re.compile(r"^Stage '([^']+)' didn't change, skipping", re.MULTILINE)
+logger = logging.getLogger(__name__)
+
+# What `dvc repro` says about each stage (DVC 3.x), one line each.
+_STAGE_LINES: list[tuple[re.Pattern, StageStatus]] = [
+    (re.compile(r"^Running stage '([^']+)':$"), "ran"),
+    (re.compile(r"^Stage '([^']+)' is cached - skipping run, checking out outputs$"), "restored"),
+    (re.compile(r"^Stage '([^']+)' didn't change, skipping$"), "skipped"),
+]
+_STAGE_DONE = re.compile(r"^(Generating|Updating) lock file ")  # DVC writes a stage's dvc.lock entry once its command ended
+# DVC's own chatter: data sources it checked, git hints. Kept at debug level.
+_DVC_CHATTER = re.compile(r"^('[^']+' didn't change, skipping|To track the changes with git|To enable auto staging"
+                          r"|\tgit add |\tdvc config |Use `dvc push` to send)")
+_PROBLEM = re.compile(r"^(?:(?P<warning>warning|WARNING)|(?P<error>error|ERROR)): ")
+_TAIL_LINES = 60  # of a failed command's output, in the exception (the whole output went to the log)
 
 
-class StageFailed(Exception):
+class StageFailed(MtlError):
     pass
 
 
@@ -37,13 +53,19 @@ class StageFailed(Exception):
 class ReproResult:
     target: str
     ran: list[str]  # stages DVC executed
-    skipped: list[str]  # stages DVC found unchanged
+    restored: list[str]  # stages DVC restored from its run cache: same deps, params and command as an earlier run
+    skipped: list[str]  # stages DVC found up to date
     output: str
+
+    @property
+    def status(self) -> StageStatus:
+        """What DVC did with the target stage itself."""
+        return "ran" if self.target in self.ran else "restored" if self.target in self.restored else "skipped"
 
 
 def _environment() -> dict[str, str]:
     # Stage commands are `mtl ...`: make sure the `mtl` and `dvc` beside this interpreter are found first.
-    env = {**OFFLINE_ENVIRONMENT, **os.environ}
+    env = {**OFFLINE_ENVIRONMENT, **os.environ, "PYTHONUNBUFFERED": "1"}  # a stage's lines arrive as printed
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
@@ -63,9 +85,124 @@ def dvc(root: Path, *args: str) -> str:
     return output
 
 
-def repro(root: Path, target: str) -> ReproResult:
-    output = dvc(root, "repro", target)
-    return ReproResult(target, _RAN.findall(output), _SKIPPED.findall(output), output)
+def repro(root: Path, target: str, log: Logger = logger) -> ReproResult:
+    """`dvc repro TARGET`, told as it happens: each stage's start and end (ran, restored from the run
+    cache, or skipped as up to date) and every line its command prints go to `log` (the flows pass
+    Prefect's run logger, so the UI shows the same lines). A failure raises with the output's tail."""
+    progress = _StageProgress(log, target)
+    with subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", target],
+        cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    ) as process:
+        for line in process.stdout:
+            progress.read(line.rstrip("\n"))
+    progress.end(failed=process.returncode != 0)
+    if process.returncode != 0:
+        tail = "\n".join(progress.lines[-_TAIL_LINES:]).strip()
+        raise StageFailed(f"`dvc repro {target}` failed in {root}:\n{tail}")
+    return ReproResult(target, progress.stages["ran"], progress.stages["restored"], progress.stages["skipped"],
+                       "\n".join(progress.lines))
+
+
+@dataclass
+class _StageProgress:
+    """Reads `dvc repro`'s output line by line: logs each stage's start and end, relays its command's lines
+    at the level they were logged with, and keeps which stages ran, were restored or skipped. Upstream
+    stages found up to date are only worth a debug line: the flows run (and log) each stage in turn."""
+
+    log: Logger
+    target: str
+    lines: list[str] = field(default_factory=list)
+    stages: dict[StageStatus, list[str]] = field(default_factory=lambda: {"ran": [], "restored": [], "skipped": []})
+    running: str | None = None
+    started: float = 0.0
+
+    def read(self, line: str) -> None:
+        self.lines.append(line)
+        for pattern, status in _STAGE_LINES:
+            if match := pattern.match(line):
+                self._stage(match.group(1), status)
+                return
+        if _STAGE_DONE.match(line):
+            self.end(failed=False)
+        elif _DVC_CHATTER.match(line):
+            self.log.debug(line)
+        elif line.strip():
+            self._relay(line)
+
+    def end(self, failed: bool) -> None:
+        if self.running is not None:
+            seconds = time.monotonic() - self.started
+            if failed:
+                self.log.error("stage %s: failed after %.1f s", self.running, seconds)
+            else:
+                self.log.info("stage %s: ran in %.1f s", self.running, seconds)
+            self.running = None
+
+    def _stage(self, stage: str, status: StageStatus) -> None:
+        self.end(failed=False)
+        self.stages[status].append(stage)
+        if status == "ran":
+            self.running, self.started = stage, time.monotonic()
+            self.log.info("stage %s: started", stage)
+        elif status == "restored":
+            self.log.info("stage %s: restored from DVC's run cache (it ran before with these deps and params)", stage)
+        else:
+            self.log.log(logging.INFO if stage == self.target else logging.DEBUG, "stage %s: skipped, up to date", stage)
+
+    def _relay(self, line: str) -> None:
+        """A line a stage command printed: at the level it was logged with (mtl/logs.py), or warning and error
+        for `warning: ...` and `error: ...` lines (the CLI's, and DVC's `ERROR: ...`)."""
+        prefix = f"{self.running} | " if self.running else ""
+        if logged := LOGGED_LINE.match(line):
+            self.log.log(logging.getLevelName(logged["level"]), "%s%s", prefix, logged["text"])
+        elif problem := _PROBLEM.match(line):
+            self.log.log(logging.WARNING if problem["warning"] else logging.ERROR, "%s%s", prefix, line)
+        else:
+            self.log.info("%s%s", prefix, line)
+
+
+@dataclass
+class Pending:
+    """What `dvc repro` would do along a flow's stages, asked once (`dvc status`, one DVC process) rather than
+    once per stage: a stage that status found up to date is reported skipped without starting DVC, until a
+    stage runs or is restored; from then on every later stage goes through `dvc repro` (its inputs may be
+    new), and DVC decides. Callers run the stages in pipeline order."""
+
+    root: Path
+    outdated: set[str]  # stages (and .dvc files) not up to date when asked
+    changed: bool = False  # a stage ran or was restored since
+
+    @classmethod
+    def ask(cls, root: Path, target: str) -> Pending:
+        return cls(root, set(dvc_status(root, target)))
+
+    def repro(self, stage: str, log: Logger = logger) -> ReproResult:
+        if not self.changed and stage not in self.outdated:
+            log.info("stage %s: skipped, up to date", stage)
+            return ReproResult(stage, [], [], [stage], "")
+        result = repro(self.root, stage, log)
+        self.changed = self.changed or bool(result.ran or result.restored)
+        return result
+
+
+def stages_that(status: StageStatus, results: Sequence[ReproResult]) -> list[str]:
+    """The stages that ran (or were restored, or skipped) across several `repro` calls, in order."""
+    return [stage for result in results for stage in getattr(result, status)]
+
+
+def require_workspace_params(params_file: Path) -> None:
+    """DVC's stages read the workspace's params.yaml whatever file a flow is given (dvc.yaml's commands
+    take no --params, and DVC tracks params.yaml's keys): refuse any other file rather than run the stages
+    on one configuration and the rest of the flow on another."""
+    params_file = params_file.resolve()
+    if params_file.name != "params.yaml" or not is_dvc_workspace(params_file.parent):
+        raise ConfigError(
+            f"{params_file}: the pipeline runs through DVC, which reads params.yaml in the DVC workspace (the "
+            "folder holding .dvc/ and dvc.yaml). To run it on another configuration, make that file the "
+            "params.yaml of a workspace of its own (a clone, or `git worktree add`), or run single stages "
+            "directly with `mtl <stage> --params FILE`"
+        )
 
 
 def track(root: Path, path: Path) -> None:
@@ -132,7 +269,7 @@ def dvc_status(root: Path, target: str = "gate") -> dict[str, list]:
     return json.loads(process.stdout or "{}")
 
 
-class WorkspaceBusy(Exception):
+class WorkspaceBusy(MtlError):
     pass
 
 

@@ -6,10 +6,14 @@ the same deployment for a work pool (`prefect deploy`), for running it on other 
 
 Scheduled runs set skip_unchanged: a night with no new data or params costs a `dvc status`, not a
 training run. At most one run at a time: the runner's limit, and the workspace lock in the flow.
+
+mtl sits below flows/: it names the flow by its entrypoint (as prefect.yaml does) and Prefect loads it
+from the checkout; no module of mtl imports flows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import timedelta
@@ -17,15 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtl.config import Params
+from mtl.errors import MtlError
 
 if TYPE_CHECKING:
+    from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
 
 CODE_ROOT = Path(__file__).resolve().parents[1]  # the checkout: flows/ beside mtl/
-ENTRYPOINT = "flows/retrain.py:retrain"
+ENTRYPOINT = "flows/retrain.py:retrain"  # relative to CODE_ROOT, as in prefect.yaml
 
 
-class ScheduleError(Exception):
+class ScheduleError(MtlError):
     pass
 
 
@@ -33,16 +39,29 @@ def deployment(params: Params, params_file: Path, interval: float | None = None)
     """The retrain deployment: params' cron and timezone, or every `interval` seconds (for trying it out)."""
     from prefect.schedules import Cron, Interval
 
-    retrain = _load_flow()
     config = params.schedule
     schedule = Interval(timedelta(seconds=interval)) if interval else Cron(config.cron, timezone=config.timezone)
-    return retrain.to_deployment(
-        name=config.deployment,
-        schedules=[schedule],
-        parameters={"params_file": str(params_file.resolve()), "skip_unchanged": True},
-        description=f"Scheduled retrain of {params.root}: skipped when nothing changed; gate, promote, notify.",
-        tags=["mtl", "retrain"],
-    )
+    retrain = retrain_flow()
+    with contextlib.chdir(CODE_ROOT):  # the deployment's entrypoint is relative to the checkout
+        return retrain.to_deployment(
+            name=config.deployment,
+            schedules=[schedule],
+            parameters={"params_file": str(params_file.resolve()), "skip_unchanged": True},
+            description=f"Scheduled retrain of {params.root}: skipped when nothing changed; gate, promote, notify.",
+            tags=["mtl", "retrain"],
+        )
+
+
+def retrain_flow() -> Flow:
+    """The retrain flow, loaded by its entrypoint from the checkout mtl is installed from (editable, as
+    `make install` does): what `mtl run` runs and `mtl schedule` serves."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    if not (CODE_ROOT / ENTRYPOINT.split(":")[0]).is_file():
+        raise ScheduleError(f"{CODE_ROOT} holds no {ENTRYPOINT}: install mtl from a checkout (pip install -e .)")
+    if str(CODE_ROOT) not in sys.path:
+        sys.path.insert(0, str(CODE_ROOT))
+    return load_flow_from_entrypoint(ENTRYPOINT.replace(".py:", ":").replace("/", "."))  # flows.retrain:retrain
 
 
 def serve(params: Params, params_file: Path, interval: float | None = None) -> None:
@@ -59,14 +78,3 @@ def serve(params: Params, params_file: Path, interval: float | None = None) -> N
     params_file = params_file.resolve()
     os.chdir(CODE_ROOT)  # each run is a subprocess that imports flows/ from its working directory
     prefect_serve(deployment(params, params_file, interval), limit=1)
-
-
-def _load_flow():
-    """The retrain flow from the checkout mtl is installed from (editable, as `make install` does)."""
-    if not (CODE_ROOT / ENTRYPOINT.split(":")[0]).is_file():
-        raise ScheduleError(f"{CODE_ROOT} holds no {ENTRYPOINT}: install mtl from a checkout (pip install -e .)")
-    if str(CODE_ROOT) not in sys.path:
-        sys.path.insert(0, str(CODE_ROOT))
-    from flows.retrain import retrain
-
-    return retrain

@@ -18,10 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 # The task kinds and the readers' formats sit below config because params are parsed once into typed objects:
 # each task's options by its kind's model, each corpus's reader options by its format's.
 LAYERS = [
-    ("base", ["mtl.records", "mtl.offline", "mtl.urls", "mtl.logs"]),
+    ("base", ["mtl.errors", "mtl.records", "mtl.offline", "mtl.urls", "mtl.logs"]),
     ("plugins", ["mtl.tasks", "mtl.corpora"]),  # the readers; fetching corpora is data work, below
     ("config", ["mtl.config"]),
-    ("data", ["mtl.corpora.fetch", "mtl.validation", "mtl.ingest", "mtl.dataset"]),
+    ("data", ["mtl.corpora.fetch", "mtl.validation", "mtl.extra", "mtl.ingest", "mtl.leakage", "mtl.drift",
+              "mtl.dataset"]),
     ("model", ["mtl.model"]),
     ("training", ["mtl.training"]),
     ("evaluation", ["mtl.evaluation"]),

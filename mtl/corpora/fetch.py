@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtl.config import CorpusConfig, CorpusFile, Params
+from mtl.errors import MtlError
 
 MIRROR_VARIABLE = "MTL_CORPORA_MIRROR"
 MODIFIED = "modified locally (kept)"  # present, but not the pinned bytes: local data, never overwritten
 
 
-class FetchError(Exception):
+class FetchError(MtlError):
     pass
 
 

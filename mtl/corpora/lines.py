@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from mtl.errors import MtlError
 from mtl.records import Rejection, source_of
 
 BOM = b"\xef\xbb\xbf"
@@ -31,7 +32,7 @@ SKIP_CHUNK = 1 << 16  # bytes read at a time while throwing away an over-long li
 Line = tuple[int, str | Rejection]
 
 
-class ReaderError(ValueError):
+class ReaderError(MtlError, ValueError):
     """A file that cannot be read at all (no usable header, CR-only line ends): the message names the file."""
 
 

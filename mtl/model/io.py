@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mtl.config import ModelConfig
+from mtl.errors import MtlError
 from mtl.model.encoders import get_encoder
 from mtl.model.model import MultiTaskModel
 from mtl.model.sharing import get_sharing
@@ -32,7 +33,7 @@ from mtl.model.vocab import Vocab
 FORMAT_VERSION = 2
 
 
-class ModelFileError(ValueError):
+class ModelFileError(MtlError, ValueError):
     """A model folder's file is missing or unreadable; the message names it."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from mtl.errors import MtlError
 
-class RegistryError(Exception):
+
+class RegistryError(MtlError):
     """A registry operation was refused; the message says why and what to do."""
 
 

@@ -1,8 +1,9 @@
 """The promote stage: publish the gated candidate as a registry version and move the production alias to it.
 
 Only after a passing gate, or as an audited override (`--force` with a reason); a candidate whose weights
-production already holds changes nothing. The version carries the metrics, the gate's decision and the
-lineage (mtl/lineage.py).
+production already holds changes nothing. The version carries the metrics, the gate's decision, the lineage
+(mtl/lineage.py) with the dataset's train statistics (paths.data_stats: what the next candidate's drift is
+measured against) and a model card (README.md, mtl/registry/card.py).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtl.config import Params
+from mtl.errors import MtlError
 from mtl.lineage import lineage
 from mtl.registry import PRODUCTION, Registry, open_registry
+from mtl.registry.card import model_card
 
 
-class PromotionRefused(Exception):
+class PromotionRefused(MtlError):
     pass
 
 
@@ -57,13 +60,20 @@ def promote_candidate(params: Params, reason: str, *, force: bool = False) -> Pr
     extras = {
         "metrics": json.loads(params.report("metrics").read_text(encoding="utf-8")),
         "gate": gate,
-        "lineage": lineage(params),
+        "lineage": {**lineage(params), "data_stats": _data_stats(params)},
     }
+    if overridden:
+        extras["gate"] = {**gate, "override": {"action": "force", "reason": reason, "by": registry.actor()}}
+    move = {"alias": PRODUCTION, "moved_at": registry.clock(), "moved_by": registry.actor(), "reason": reason,
+            "action": "force" if overridden else "promote", "previous": current}
+
+    def card(version: str) -> str:
+        return model_card(version, extras, created=move["moved_at"], aliases=[PRODUCTION], moves=[move])
+
     if not overridden:
-        version = registry.promote(model_dir, extras, reason)
+        version = registry.promote(model_dir, extras, reason, card=card)
         return Promotion(version, changed=True, replaced=current)
-    extras["gate"] = {**gate, "override": {"action": "force", "reason": reason, "by": registry.actor()}}
-    version = registry.publish(model_dir, extras)
+    version = registry.publish(model_dir, extras, card=card)
     registry.set_alias(PRODUCTION, version, reason, action="force")
     return Promotion(version, changed=True, replaced=current, forced=True)
 
@@ -75,3 +85,8 @@ def _weights_sha256(model_dir: Path) -> str:
 def _production_weights_sha256(registry: Registry, version: str) -> str | None:
     manifest = registry.show(version)["manifest"] or {"files": []}
     return next((f["sha256"] for f in manifest["files"] if f["path"] == "model.safetensors"), None)
+
+
+def _data_stats(params: Params) -> dict | None:
+    path = params.unified_dir / params.paths.data_stats
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from mtl.errors import MtlError
 from mtl.model.io import ModelFileError, load_model, load_weights, read_json, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
 
@@ -46,7 +47,7 @@ _FOLDER = re.compile(r"^step-(\d{8})$")
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MtlError, ValueError):
     """A checkpoint cannot be resumed from; the message names the file and the reason."""
 
 

@@ -10,10 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mtl.errors import MtlError
 from mtl.records import Record, Rejection, file_of
 
 
-class AccountingError(RuntimeError):
+class AccountingError(MtlError, RuntimeError):
     """Records read != records accepted + records quarantined for some file: data would be lost."""
 
 
