@@ -75,7 +75,7 @@ def main() -> None:
     for name, corpus in params.corpora.items():
         reader = FORMATS[corpus.format].read
         for split, file in corpus.files.items():
-            path = args.mirror / name / file.path
+            path = args.mirror / (corpus.mirror_name or name) / file.path
             run = read_with_ours(reader, path, corpus.reader_options(split), name, corpus.task, split,
                                  params.validation.max_line_bytes)
             records, tokens, seconds = best_of(args.repeat, run)
