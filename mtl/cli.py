@@ -155,9 +155,11 @@ def evaluate(
         from mtl.stages.evaluate import evaluate_candidate
 
         metrics = evaluate_candidate(params)
-    for task, row in metrics["test"]["per_task"].items():
-        low, high = row["ci"] or (float("nan"), float("nan"))
-        typer.echo(f"{task:>12} test {row['metric']}: {row['value']:.4f} [{low:.4f}, {high:.4f}] n={row['n']}")
+    scored = {"test": metrics["test"], **metrics.get("extra", {})}  # the extra evaluation sets beside test
+    for name, evaluation in scored.items():
+        for task, row in evaluation["per_task"].items():
+            low, high = row["ci"] or (float("nan"), float("nan"))
+            typer.echo(f"{task:>12} {name} {row['metric']}: {row['value']:.4f} [{low:.4f}, {high:.4f}] n={row['n']}")
 
 
 @app.command()
@@ -172,6 +174,18 @@ def gate(params_file: ParamsOption = Path("params.yaml")) -> None:
     params = _params(params_file)
     gate_candidate(params)
     typer.echo(params.report("gate_table").read_text(encoding="utf-8"))
+
+
+@app.command()
+def report(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Write the page to open in a browser (reports/report.html: training curves, scores with intervals, confusion,
+    task mix, gate, drift, leakage, registry history; no network needed) and `dvc plots show`'s offline template.
+
+    Example: mtl report && xdg-open reports/report.html
+    """
+    from mtl.report import write_report
+
+    typer.echo(write_report(_params(params_file)))
 
 
 @app.command()
@@ -263,15 +277,18 @@ def registry_list(params_file: ParamsOption = Path("params.yaml")) -> None:
 def registry_show(
     ref: Annotated[str, typer.Argument(help="A version (v0003) or an alias (production).")] = "production",
     params_file: ParamsOption = Path("params.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Everything the version holds (manifest, metrics, gate, "
+                                                         "lineage) as JSON instead of its model card.")] = False,
 ) -> None:
-    """A version's manifest, metrics, gate report and lineage, as JSON.
+    """A version's model card: data, tasks, scores with intervals, training and how it stopped, gate, lineage.
 
-    Example: mtl registry show v0002
+    Example: mtl registry show v0002   (or: mtl registry show production --json)
     """
     from mtl.registry import RegistryError, open_registry
 
     try:
-        typer.echo(json.dumps(open_registry(_params(params_file)).show(ref), indent=2))
+        registry = open_registry(_params(params_file))
+        typer.echo(json.dumps(registry.show(ref), indent=2) if as_json else registry.card(ref))
     except RegistryError as error:
         _fail(str(error))
 

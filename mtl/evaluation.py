@@ -11,7 +11,11 @@ The result (written as metrics.json by the evaluate stage, read by the gate and 
      "bootstrap": {"n_resamples": int, "confidence": float, "seed": int, "method": "percentile"},
      "per_task": {task: {"kind": str, "metric": primary name, "value": float, "ci": [lo, hi] | None,
                          "n": n_examples, "metrics": {name: float}, "intervals": {name: [lo, hi]},
-                         "examples_sha256": str, "confusion": {gold: {pred: count}} (classification)}}}
+                         "examples_sha256": str, "per_class": {class: {metric: float, "support": int}},
+                         "confusion": {gold: {pred: count}} (classification)}}}
+
+per_class is the kind's breakdown: per entity type (BIO tagging: precision, recall, F1), per tag (accuracy),
+per label (precision, recall, F1), per range of the gold score (regression: mean prediction, MSE).
 
 The paired test of the gate (candidate vs production on the same examples) needs both models'
 per-example rows: `paired_stats` builds them from the two models' predictions, and `paired_bootstrap`
@@ -97,6 +101,7 @@ def evaluate_task(
         "intervals": intervals,
         "examples_sha256": examples_sha256(gold),
     }
+    row["per_class"] = kind.per_class(gold, pred, labels, task_cfg)
     table = kind.confusion(gold, pred, labels)
     if table is not None:
         row["confusion"] = table

@@ -124,4 +124,4 @@ def test_confusion_markdown():
 
 
 def test_config_defaults_match_function_defaults():
-    assert EvaluationConfig().model_dump() == {"n_bootstrap": 1000, "confidence": 0.95, "seed": 0}
+    assert EvaluationConfig().model_dump() == {"n_bootstrap": 1000, "confidence": 0.95, "seed": 0, "extra": {}}

@@ -129,7 +129,8 @@ def test_the_cycle_check_catches_a_hidden_cycle(tmp_path):
 # command line's plumbing (option parsing, the offline environment), the same for every stage: not listed, or
 # a help-text edit would rerun the whole pipeline.
 COMMANDS = {"ingest": "mtl.ingest", "unify": "mtl.dataset", "train": "mtl.training", "evaluate": "mtl.stages.evaluate",
-            "gate": "mtl.stages.gate", "baseline": "mtl.baseline", "transfer": "mtl.transfer"}
+            "gate": "mtl.stages.gate", "baseline": "mtl.baseline", "transfer": "mtl.transfer",
+            "report": "mtl.report"}
 PLUMBING = {"mtl/__init__.py", "mtl/cli.py", "mtl/offline.py", "mtl/logs.py"}
 
 

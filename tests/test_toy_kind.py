@@ -110,6 +110,14 @@ class MultiLabel:
     def confusion(self, gold, pred, labels):
         return None
 
+    def per_class(self, gold, pred, labels, options):
+        return {label: {"recall": sum(label in g and label in p for g, p in zip(gold, pred)) / n,
+                        "support": n}
+                for label in labels if (n := sum(label in g for g in gold))}
+
+    def outcomes(self, fields, options):
+        return list(fields["topics"])
+
 
 TOPIC_LABELS = sorted(set(TOPICS.values()))
 

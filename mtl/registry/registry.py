@@ -25,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from mtl.registry.aliases import alias_history, alias_records, log_problems, move_alias, read_alias
+from mtl.registry.card import model_card
 from mtl.registry.gc import Collected, collect
 from mtl.registry.errors import ChecksumMismatch, Conflict, IncompleteVersion, RegistryError, VersionExists
 from mtl.registry.layout import ALIAS, CLAIM, MANIFEST, PRODUCTION, VERSION, to_json, version_key
 from mtl.registry.store import Store
 
 RECORDS = ("metrics", "gate", "lineage")  # extras the caller may pass, stored as <name>.json
+CARD = "README.md"  # the model card: what a person browsing the store reads first (card.py)
 REQUIRED_MODEL_FILES = ("model.safetensors", "config.json")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt")  # refused: loading never unpickles
-RESERVED = (CLAIM, MANIFEST, *(f"{name}.json" for name in RECORDS))
+RESERVED = (CLAIM, MANIFEST, CARD, *(f"{name}.json" for name in RECORDS))
 _CLAIM_ATTEMPTS = 20  # concurrent publishers: how many next ids to try before giving up
 _MOVE_ATTEMPTS = 20  # concurrent movers: how many re-reads of a moved alias before giving up
 
@@ -65,8 +67,10 @@ class Registry:
 
     # --- versions ------------------------------------------------------------------------------
 
-    def publish(self, model_dir: str | Path, extras: Mapping[str, Any], *, version: str | None = None) -> str:
-        """Store a model folder plus its records as a new immutable version; returns its id."""
+    def publish(self, model_dir: str | Path, extras: Mapping[str, Any], *, version: str | None = None,
+                card: Callable[[str], str] | None = None) -> str:
+        """Store a model folder plus its records as a new immutable version; returns its id. card(version) is
+        the version's model card (README.md), written with the records."""
         files = self._read_model_dir(Path(model_dir))
         unknown = set(extras) - set(RECORDS)
         if unknown:
@@ -75,6 +79,8 @@ class Registry:
 
         created = self.clock()
         version = self._claim(version, created)
+        if card is not None:
+            records[CARD] = card(version).encode("utf-8")
         manifest_files = []
         for path, data in [*files.items(), *records.items()]:
             self.store.put(version_key(version, path), data, overwrite=False)
@@ -142,6 +148,14 @@ class Registry:
             **{name: self._record(version, name) for name in RECORDS},
         }
 
+    def card(self, ref: str) -> str:
+        """The version's model card (card.py), from its records and the alias moves that pointed at it."""
+        shown = self.show(ref)
+        version = shown["version"]
+        claim = json.loads(self.store.get(version_key(version, CLAIM)))
+        moves = [move for alias in self.aliases() for move in self.history(alias) if move["version"] == version]
+        return model_card(version, shown, created=claim["created"], aliases=shown["aliases"], moves=moves)
+
     def fetch(self, ref: str, dest_dir: str | Path) -> Path:
         """Copy a version's model files into dest_dir after checking each against the manifest."""
         version = self.resolve(ref)
@@ -192,7 +206,8 @@ class Registry:
                 continue  # another writer moved the alias after we read it: re-read, recompute "previous"
         raise RegistryError(f"{alias} keeps being moved by others; gave up after {_MOVE_ATTEMPTS} attempts")
 
-    def promote(self, model_dir: str | Path, extras: Mapping[str, Any], reason: str) -> str:
+    def promote(self, model_dir: str | Path, extras: Mapping[str, Any], reason: str,
+                card: Callable[[str], str] | None = None) -> str:
         """Publish a gated model and move "production" to it (only once the version is complete).
         First collects what killed promotions left behind; a failure to collect is a warning, not a
         reason to refuse the promotion."""
@@ -203,7 +218,7 @@ class Registry:
             self.collect_garbage()
         except RegistryError as error:
             log.warning("registry gc before promoting failed (promoting anyway): %s", error)
-        version = self.publish(model_dir, extras)
+        version = self.publish(model_dir, extras, card=card)
         self.set_alias(PRODUCTION, version, reason, action="promote")
         return version
 

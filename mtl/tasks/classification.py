@@ -90,3 +90,10 @@ class Classification:
 
     def confusion(self, gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, int]] | None:
         return label_kind.confusion(gold, pred, labels)
+
+    def per_class(self, gold: list, pred: list, labels: list[str], options: TaskOptions
+                  ) -> dict[str, dict[str, float]]:
+        return label_kind.per_class(gold, pred, labels)
+
+    def outcomes(self, fields: dict[str, Any], options: TaskOptions) -> list[str]:
+        return [fields["label"]]

@@ -12,6 +12,10 @@ A kind is one module holding one class that satisfies `TaskKind`. It declares
     build_head ...   its head, targets, loss and decoding
     metrics          names, the primary one, directions, per-example sufficient statistics (column sums
                      determine every metric, so bootstrap intervals and the gate's paired test work unchanged)
+    per_class        the scores broken down by class: per entity type (BIO tagging), per tag, per label, per
+                     score range
+    outcomes         the categorical values of a record whose distribution drift compares (tags, a label, or a
+                     score's range)
 
 Nothing outside mtl/tasks branches on a kind's name: records, ingest, unify, validation, training, prediction,
 evaluation, the gate and the transfer report go through this contract. torch, numpy, pandas and GX are
@@ -107,6 +111,12 @@ class TaskKind(Protocol):
     def metrics_from_stats(self, totals: np.ndarray, labels: list[str], options: TaskOptions) -> dict[str, float]: ...
 
     def confusion(self, gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, int]] | None: ...
+
+    def per_class(self, gold: list, pred: list, labels: list[str], options: TaskOptions
+                  ) -> dict[str, dict[str, float]]: ...
+
+    # --- data drift -----------------------------------------------------------------------------------
+    def outcomes(self, fields: dict[str, Any], options: TaskOptions) -> list[str]: ...
 
 
 def token_list_error(value: Any, name: str) -> str | None:

@@ -100,3 +100,16 @@ def confusion(gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, 
     for g, p in zip(gold, pred):
         table[g][p] += 1
     return table
+
+
+def per_class(gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, float]]:
+    """{label: precision, recall, F1, support (gold examples)} for every label in gold or predictions."""
+    table = confusion(gold, pred, labels)
+    out = {}
+    for label in table:
+        tp = table[label][label]
+        n_gold, n_pred = sum(table[label].values()), sum(row[label] for row in table.values())
+        if n_gold or n_pred:
+            out[label] = {"precision": tp / n_pred if n_pred else 0.0, "recall": tp / n_gold if n_gold else 0.0,
+                          "f1": 2 * tp / (n_gold + n_pred), "support": n_gold}
+    return out

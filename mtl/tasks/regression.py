@@ -5,6 +5,7 @@ outside it, and the head predicts inside it: lo + (hi - lo) * sigmoid)."""
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -144,6 +145,42 @@ class Regression:
 
     def confusion(self, gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, int]] | None:
         return None
+
+    def per_class(self, gold: list, pred: list, labels: list[str], options: TaskOptions
+                  ) -> dict[str, dict[str, float]]:
+        """Per range of the gold score (score_bin): its examples, their mean gold and predicted score, and the
+        MSE: where the head is biased (SICK's unrelated pairs scored too high, say)."""
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for y, x in zip(gold, pred):
+            groups.setdefault(score_bin(float(y), options), []).append((float(y), float(x)))
+        return {name: {"support": len(pairs), "mean_gold": sum(y for y, _ in pairs) / len(pairs),
+                       "mean_predicted": sum(x for _, x in pairs) / len(pairs),
+                       "mse": sum((x - y) ** 2 for y, x in pairs) / len(pairs)}
+                for name, pairs in sorted(groups.items(), key=lambda item: _bin_start(item[0]))}
+
+    # --- drift: the distribution of the scores, by range -----------------------------------------------
+
+    def outcomes(self, fields: dict[str, Any], options: TaskOptions) -> list[str]:
+        return [score_bin(float(fields["score"]), options)]
+
+
+BINS = 4  # ranges a bounded score is cut into (SICK's 1-5: 1-2, 2-3, 3-4, 4-5)
+
+
+def score_bin(score: float, options: TaskOptions) -> str:
+    """The range a score falls in: one of BINS equal parts of `range` (its top end in the last), else the unit
+    interval [k, k+1)."""
+    if options.range is None:
+        low = math.floor(score)
+        return f"{low:g}-{low + 1:g}"
+    lo, hi = options.range
+    width = (hi - lo) / BINS
+    index = min(BINS - 1, max(0, int((score - lo) // width)))
+    return f"{lo + index * width:g}-{lo + (index + 1) * width:g}"
+
+
+def _bin_start(name: str) -> float:
+    return float(re.match(r"-?[^-]+", name).group())  # "1-2" -> 1, "-2--1" -> -2
 
 
 def _width(options: dict) -> float:

@@ -163,6 +163,41 @@ class Tagging:
     def confusion(self, gold: list, pred: list, labels: list[str]) -> dict[str, dict[str, int]] | None:
         return None  # token-level confusion is not reported for tagging (entity F1 says more)
 
+    def per_class(self, gold: list, pred: list, labels: list[str], options: TaskOptions
+                  ) -> dict[str, dict[str, float]]:
+        """scheme bio: per entity type, precision, recall and F1 of exact entity matches (seqeval's, as
+        entity_f1), and its gold entities (support). Otherwise per gold tag: accuracy (the share of its tokens
+        tagged right), precision (the share of the tokens predicted as it that are it), and its tokens."""
+        from collections import Counter
+
+        if options.scheme == "bio":
+            from seqeval.metrics.sequence_labeling import get_entities
+
+            tp, n_pred, n_gold = Counter(), Counter(), Counter()
+            for gold_tags, pred_tags in zip(gold, pred):
+                gold_entities, pred_entities = set(get_entities(list(gold_tags))), set(get_entities(list(pred_tags)))
+                tp.update(entity[0] for entity in gold_entities & pred_entities)
+                n_pred.update(entity[0] for entity in pred_entities)
+                n_gold.update(entity[0] for entity in gold_entities)
+            return {kind: {"precision": _ratio(tp[kind], n_pred[kind]), "recall": _ratio(tp[kind], n_gold[kind]),
+                           "f1": _ratio(2 * tp[kind], n_pred[kind] + n_gold[kind]), "support": n_gold[kind]}
+                    for kind in sorted(n_gold | n_pred)}
+        correct, n_gold, n_pred = Counter(), Counter(), Counter()
+        for gold_tags, pred_tags in zip(gold, pred):
+            for g, p in zip(gold_tags, pred_tags):
+                n_gold[g] += 1
+                n_pred[p] += 1
+                correct[g] += g == p
+        order = [*labels, *sorted(set(n_gold) - set(labels))]
+        return {tag: {"accuracy": _ratio(correct[tag], n_gold[tag]), "precision": _ratio(correct[tag], n_pred[tag]),
+                      "support": n_gold[tag]}
+                for tag in order if n_gold[tag]}
+
+    # --- drift: the distribution of the tags -----------------------------------------------------------
+
+    def outcomes(self, fields: dict[str, Any], options: TaskOptions) -> list[str]:
+        return list(fields["tags"])
+
 
 def _ratio(numerator, denominator) -> float:
     # seqeval's zero_division default: an undefined ratio (nothing predicted or nothing gold) is 0.
