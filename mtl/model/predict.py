@@ -46,6 +46,11 @@ def predict(
     empty = [i for i, texts in enumerate(examples) if not all(texts)]
     if empty:
         raise ValueError(f"inputs {empty[:5]} have an empty text; every text needs a token")
+    blank = [i for i, texts in enumerate(examples)
+             if any(not isinstance(token, str) or not token.strip() for text in texts for token in text)]
+    if blank:
+        raise ValueError(f"inputs {blank[:5]} hold a token that is not text or is empty or blank (\"\", \" \", None): "
+                         "every token needs a character")
     results: dict[str, list] = {task: [None] * len(examples) for task in tasks}
     device = next(model.parameters()).device
     was_training = model.training

@@ -92,6 +92,9 @@ def test_predict_rejects_unknown_tasks_and_empty_sentences(model):
         predict(model, [["a"]], tasks=["parsing"])
     with pytest.raises(ValueError, match="empty"):
         predict(model, [["a"], []])
+    for bad in ("", " ", None, 3):
+        with pytest.raises(ValueError, match=r"inputs \[1\] hold a token that is not text or is empty or blank"):
+            predict(model, [["a"], ["b", bad]])
 
 
 def test_predict_restores_training_mode(model, sentences):
