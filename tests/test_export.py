@@ -3,6 +3,7 @@ training configuration, no hub, not the pretrained model's original folder), and
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -20,19 +21,22 @@ from tests.model.test_encoders import write_tiny_bert
 
 REPO = Path(__file__).resolve().parents[1]
 
+WORDS = {"dim": 12, "char_dim": 6, "char_filters": 10}
 MODELS = {
-    "bilstm": {"word_dim": 12, "char_dim": 6, "char_filters": 10, "hidden_size": 8},
-    "transformer": {"encoder": "transformer", "word_dim": 12, "char_dim": 6, "char_filters": 10, "d_model": 16,
-                    "attention_heads": 2, "ff_size": 32},
-    "pretrained": {"encoder": "pretrained", "subword_pooling": "mean"},
+    "bilstm": {"words": WORDS, "bilstm": {"hidden_size": 8}},
+    "transformer": {"encoder": "transformer", "words": WORDS,
+                    "transformer": {"d_model": 16, "attention_heads": 2, "ff_size": 32}},
+    "pretrained": {"encoder": "pretrained", "pretrained": {"subword_pooling": "mean"}},
 }
 
 
 def saved_model(name: str, folder: Path, bert: Path | None = None):
     torch.manual_seed(0)
-    section = dict(MODELS[name], **({"pretrained": str(bert)} if bert else {}))
+    section = json.loads(json.dumps(MODELS[name]))
+    if bert:
+        section["pretrained"]["source"] = str(bert)
     vocab = build_vocab(SENTENCES, min_count=1, lowercase=True, max_word_chars=8)
-    model = build_model(ModelConfig(**section), vocab, LABELS, {"note": "test"}).eval()
+    model = build_model(ModelConfig.model_validate(section), vocab, LABELS, {"note": "test"}).eval()
     save_model(model, folder)
     return model
 
@@ -66,7 +70,7 @@ def test_load_predicts_every_task_per_sentence_from_the_folder_alone(name, tmp_p
     assert predictor.tasks == ["pos", "ner", "sentiment", "question"]
     out = predictor.predict(["Alice visited Paris.", ["Who", "wrote", "Hamlet", "?"]])
     assert len(out) == 2 and all(set(row) == set(LABELS) for row in out)
-    assert len(out[0]["pos"]) == 4  # wordpunct: Alice visited Paris .
+    assert len(out[0]["pos"]) == 4  # treebank: Alice visited Paris .
     assert len(out[1]["ner"]) == 4 and out[1]["sentiment"] in LABELS["sentiment"]["labels"]
     expected = predict(model, [["Alice", "visited", "Paris", "."], ["Who", "wrote", "Hamlet", "?"]])
     assert out == [{task: values[i] for task, values in expected.items()} for i in range(2)]
