@@ -125,3 +125,51 @@ def test_confusion_markdown():
 
 def test_config_defaults_match_function_defaults():
     assert EvaluationConfig().model_dump() == {"n_bootstrap": 1000, "confidence": 0.95, "seed": 0, "extra": {}}
+
+
+# --- per class: the kinds' breakdown joins the metrics --------------------------------------------------
+
+
+def test_per_entity_type_scores_are_seqevals():
+    from seqeval.metrics import classification_report
+
+    gold, pred = noisy_tagging(200, LABELS["ner"], seed=5)
+    row = evaluate({"ner": gold}, {"ner": pred}, TASKS, LABELS, n_bootstrap=0)["per_task"]["ner"]
+    reference = classification_report(gold, pred, output_dict=True, zero_division=0)  # seqeval, same run
+    assert set(row["per_class"]) == {"per", "loc"}
+    for kind, scores in row["per_class"].items():
+        assert scores["precision"] == pytest.approx(reference[kind]["precision"])
+        assert scores["recall"] == pytest.approx(reference[kind]["recall"])
+        assert scores["f1"] == pytest.approx(reference[kind]["f1-score"])
+        assert scores["support"] == reference[kind]["support"]
+
+
+def test_per_tag_accuracy_counts_each_gold_tag():
+    gold = [["NOUN", "VERB", "NOUN"], ["DET", "NOUN"]]
+    pred = [["NOUN", "NOUN", "NOUN"], ["DET", "VERB"]]
+    row = evaluate({"pos": gold}, {"pos": pred}, TASKS, LABELS, n_bootstrap=0)["per_task"]["pos"]
+    assert row["per_class"] == {
+        "NOUN": {"accuracy": 2 / 3, "precision": 2 / 3, "support": 3},  # 3 gold NOUNs, 2 right; 3 predicted, 2 right
+        "VERB": {"accuracy": 0.0, "precision": 0.0, "support": 1},
+        "DET": {"accuracy": 1.0, "precision": 1.0, "support": 1},
+    }
+
+
+def test_per_label_scores_average_to_macro_f1():
+    gold, pred = noisy_classification(300, 0.7, seed=6)
+    row = evaluate({"sentiment": gold}, {"sentiment": pred}, TASKS, LABELS, n_bootstrap=0)["per_task"]["sentiment"]
+    f1 = [scores["f1"] for scores in row["per_class"].values()]
+    assert sum(f1) / len(f1) == pytest.approx(row["metrics"]["macro_f1"])
+    assert sum(scores["support"] for scores in row["per_class"].values()) == 300
+    assert row["per_class"]["1"]["recall"] == pytest.approx(row["confusion"]["1"]["1"] / gold.count("1"))
+
+
+def test_per_score_range_of_a_regression():
+    from mtl.tasks import task_options
+
+    task = {"relatedness": task_options("regression", texts=2, range=[1, 5])}
+    gold, pred = [1.2, 1.8, 4.5, 5.0], [2.0, 2.0, 4.0, 4.0]
+    row = evaluate({"relatedness": gold}, {"relatedness": pred}, task, {"relatedness": []}, n_bootstrap=0)
+    per_range = row["per_task"]["relatedness"]["per_class"]
+    assert list(per_range) == ["1-2", "4-5"]
+    assert per_range["1-2"]["mean_gold"] == pytest.approx(1.5) and per_range["4-5"]["mse"] == pytest.approx(0.625)

@@ -55,8 +55,8 @@ def scores(rows: list[dict], task: str) -> Spec:
         x="value:Q", color=alt.Color("set:N", legend=None),
         tooltip=["set:N", "metric:N", alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("lo:Q", format=".4f"),
                  alt.Tooltip("hi:Q", format=".4f"), "n:Q"])
-    layered = alt.layer(interval, point).properties(width=230, height=22 * frame["set"].nunique())
-    return _spec(layered.facet(facet=alt.Facet("metric:N", title=None), columns=3, title=f"{task}: scores with "
+    layered = alt.layer(interval, point).properties(width=200, height=22 * frame["set"].nunique())
+    return _spec(layered.facet(facet=alt.Facet("metric:N", title=None), columns=2, title=f"{task}: scores with "
                                "their bootstrap intervals").resolve_scale(x="independent"))
 
 
@@ -143,7 +143,7 @@ def history(rows: list[dict]) -> Spec:
         color=alt.Color("task:N"))
     lines = base.mark_line()
     points = base.mark_point(filled=True, size=80).encode(
-        shape=alt.Shape("production:N", title="production at the time", scale=alt.Scale(domain=["yes", "no"],
+        shape=alt.Shape("production:N", title="was production", scale=alt.Scale(domain=["yes", "no"],
                                                                                         range=["diamond", "circle"])),
         tooltip=["version:N", "created:N", "task:N", "metric:N", alt.Tooltip("value:Q", format=".4f"), "production:N"])
     return _spec(alt.layer(lines, points).properties(width=2 * WIDTH, height=HEIGHT))

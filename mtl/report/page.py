@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1240px; padding: 0 20px 40px; color: #222; }
@@ -23,6 +26,7 @@ th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: ta
 .pass { color: #2e7d32; font-weight: 600; } .fail { color: #c62828; font-weight: 600; }
 .inconclusive { color: #ef6c00; font-weight: 600; } .chart { margin: 10px 0 18px; }
 section.task { border-left: 4px solid #90caf9; padding-left: 14px; margin-top: 24px; }
+.row { display: flex; flex-wrap: wrap; gap: 4px 28px; align-items: flex-start; }
 """
 
 RENDER = """
@@ -36,10 +40,23 @@ Promise.all(Object.entries(specs).map(([id, spec]) =>
 
 @cache
 def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script that sets window.vegaEmbed (vl-convert ships them)."""
+    """Vega, Vega-Lite and vega-embed as one script that sets window.vegaEmbed (vl-convert ships them). Bundling
+    takes ~2 s, so the script is kept in the user's cache folder, one file per vl-convert version."""
     import vl_convert
 
-    return vl_convert.javascript_bundle()
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mtl"
+    cached = folder / f"vega-bundle-{version('vl-convert-python')}.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    bundle = vl_convert.javascript_bundle()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(bundle, encoding="utf-8")
+        partial.replace(cached)  # atomic: a concurrent reader sees the whole file or none
+    except OSError:
+        pass  # a read-only home: bundle again next time
+    return bundle
 
 
 def plots_template() -> str:

@@ -41,7 +41,7 @@ def header(page: Page, found: Sources) -> None:
 def tasks(page: Page, found: Sources) -> None:
     page.add('<h2 id="tasks">Tasks</h2>')
     metrics = found.metrics or {}
-    sets = {**{split: metrics[split] for split in ("dev", "test") if split in metrics}, **metrics.get("extra", {})}
+    sets = scored_sets(metrics)
     names = list((metrics.get("test") or {}).get("per_task", {})) or sorted({row["task"] for row in found.train_log})
     if not names:
         page.add('<p class="muted">No evaluation yet: run `mtl evaluate`.</p>')
@@ -50,6 +50,7 @@ def tasks(page: Page, found: Sources) -> None:
         rows = {name: scored["per_task"][task] for name, scored in sets.items() if task in scored["per_task"]}
         if rows:
             page.add(score_table(rows))
+        page.add('<div class="row">')
         loss = charts.bucketed_loss([r for r in found.train_log if r["task"] == task])
         dev = [{"step": r["step"], "metric": r["metric"], "value": r["value"]} for r in found.eval_log if r["task"] == task]
         page.chart(charts.training_curves(loss, dev, task), f"curves-{task}")
@@ -62,7 +63,12 @@ def tasks(page: Page, found: Sources) -> None:
                 page.chart(charts.confusion(confusion_rows(row["confusion"]), task, name), f"confusion-{task}-{name}")
             elif row.get("per_class"):
                 page.chart(charts.per_class(per_class_rows(row["per_class"]), task, name), f"per-class-{task}-{name}")
-        page.add("</section>")
+        page.add("</div></section>")
+
+
+def scored_sets(metrics: dict) -> dict[str, dict]:
+    """The evaluation report's evaluations by the name they are shown under: dev, test, each extra set."""
+    return {**{split: metrics[split] for split in ("dev", "test") if split in metrics}, **metrics.get("extra", {})}
 
 
 def score_table(rows: dict[str, dict]) -> str:
@@ -126,9 +132,10 @@ def gate(page: Page, found: Sources) -> None:
               for r in rows if r["value"] is not None and r["floor"] is not None]
     if floors:
         page.chart(charts.floors(floors), "gate-floors")
+    lower = _lower_is_better(found.metrics or {})  # their max_drop is a rise: the limit sits at +max_drop
     compared = [{"task": r["task"], "metric": r["metric"], "diff": r["diff"], "lo": r["diff_ci"][0], "hi": r["diff_ci"][1],
-                 "limit": (-r["max_drop"] if r["metric"] not in _lower_is_better(found, r["task"]) else r["max_drop"]),
-                 "verdict": r["verdict"]} for r in rows if r.get("diff_ci")]
+                 "limit": r["max_drop"] if r["metric"] in lower else -r["max_drop"], "verdict": r["verdict"]}
+                for r in rows if r.get("diff_ci")]
     if compared:
         page.chart(charts.gate_intervals(compared), "gate-intervals")
     else:
@@ -142,11 +149,10 @@ def _difference(row: dict) -> str:
     return f"{row['diff']:+.4f}{interval}"
 
 
-def _lower_is_better(found: Sources, task: str) -> list[str]:
-    test = (found.metrics or {}).get("test", {}).get("per_task", {})
-    base, _, corpus = task.partition("@")
-    row = test.get(base) if not corpus else (found.metrics or {}).get("extra", {}).get(corpus, {}).get("per_task", {}).get(base)
-    return (row or {}).get("lower_is_better", [])
+def _lower_is_better(metrics: dict) -> set[str]:
+    """The metrics (of any task: names are the kinds') where lower is better, as the evaluation says."""
+    return {name for evaluation in scored_sets(metrics).values() for row in evaluation["per_task"].values()
+            for name in row["lower_is_better"]}
 
 
 def drift(page: Page, found: Sources) -> None:

@@ -1,0 +1,160 @@
+"""Cross-task leakage: a task's dev/test texts in another task's train split, exact (after folding case,
+whitespace and punctuation) or near-duplicate (word-bigram Jaccard), per task pair; run by unify, which warns
+or fails as params say."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mtl.config import LeakageConfig, Params
+from mtl.dataset import unify
+from mtl.ingest import KEY_COLUMNS
+from mtl.leakage import LeakageFound, TaskTexts, TrainIndex, find_leakage, leaking, normalise, units
+
+CONFIG = LeakageConfig(similarity=0.8, min_tokens=3, examples=5)
+
+
+def texts(name: str, splits: dict[str, list[list[str]]], pairs: bool = False) -> TaskTexts:
+    """A task's texts from plain strings ("a b c", or "a b ||| c d" for a pair)."""
+    return TaskTexts(name, 2 if pairs else 1, {
+        split: [(f"{name}/{split}:{i}", tuple(part.split() for part in line.split(" ||| ")))
+                for i, line in enumerate(lines)]
+        for split, lines in splits.items()})
+
+
+def row(report: dict, evaluated: str, split: str, trained: str) -> dict:
+    return next(r for r in report["pairs"] if (r["evaluated"], r["split"], r["trained"]) == (evaluated, split, trained))
+
+
+def test_normalising_folds_case_whitespace_and_punctuation():
+    assert normalise(["Don't", "STOP", "!", "  me", "."]) == normalise(["dont", "stop", "me"]) == ["dont", "stop", "me"]
+
+
+def test_exact_and_near_duplicates_are_counted_per_task_pair():
+    pos = texts("pos", {"train": ["a quiet morning in the old town"],
+                        "test": ["The cat sat on the mat !", "nothing like the other sentences here", "Hi there"]})
+    sentiment = texts("sentiment", {"train": ["the cat sat on the mat", "a truly great film about the sea and boats",
+                                              "hi there"],
+                                    "dev": ["a truly great film about the sea and the boats"]})
+    report = find_leakage([pos, sentiment], CONFIG)
+    exact = row(report, "pos", "test", "sentiment")
+    assert (exact["texts"], exact["exact"], exact["near"]) == (2, 1, 0)  # "Hi there": under min_tokens, not counted
+    assert exact["examples"][0]["train_source"] == "sentiment/train:0"
+    near = row(report, "sentiment", "dev", "pos")
+    assert (near["exact"], near["near"]) == (0, 0)
+    assert not any(r["evaluated"] == r["trained"] for r in report["pairs"])  # within a task: validation's check
+    assert {(r["evaluated"], r["split"], r["trained"]) for r in leaking(report)} == {("pos", "test", "sentiment")}
+
+
+def test_near_duplicates_keep_word_order():
+    sentence = "the white dog chases the brown cat around the old stone fountain in the middle of the {}"
+    trained = texts("a", {"train": [sentence.format("park"), "the dog chases the cat"]})
+    evaluated = texts("b", {"test": [sentence.format("garden"),  # the last word changed: 16 of 20 bigrams shared
+                                     "the cat chases the dog"]})  # the same words, roles swapped: another sentence
+    found = row(find_leakage([evaluated, trained], CONFIG), "b", "test", "a")
+    assert (found["exact"], found["near"]) == (0, 1)
+    assert found["examples"][0]["source"] == "b/test:0" and 0.8 <= found["examples"][0]["similarity"] < 1
+
+
+def test_pair_tasks_compare_pairs_and_single_text_tasks_each_text():
+    entailment = texts("entailment", {"test": ["a man plays a guitar ||| a person plays music"]}, pairs=True)
+    relatedness = texts("relatedness", {"train": ["a man plays a guitar ||| nobody is playing anything"]}, pairs=True)
+    captions = texts("captions", {"train": ["A man plays a guitar ."]})
+    report = find_leakage([entailment, relatedness, captions], CONFIG)
+    assert row(report, "entailment", "test", "relatedness")["exact"] == 0  # the pair differs
+    by_text = row(report, "entailment", "test", "captions")
+    assert (by_text["unit"], by_text["texts"], by_text["exact"]) == ("text", 2, 1)
+
+
+def test_extra_sets_are_checked_against_every_task_their_own_included():
+    ner = texts("ner", {"train": ["Alice flew to Paris last week"]})
+    extra = texts("ner@other", {"test": ["alice flew to paris last week"]})
+    report = find_leakage([ner, extra], CONFIG)
+    assert row(report, "ner@other", "test", "ner")["exact"] == 1
+    assert not any(r["trained"] == "ner@other" for r in report["pairs"])  # never trained on
+
+
+def test_the_prefix_filter_join_finds_every_pair_a_brute_force_finds():
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(12)]
+    train = [" ".join(rng.choices(words, k=rng.randint(5, 12))) for _ in range(300)]
+    evaluated = [" ".join(rng.choices(words, k=rng.randint(5, 12))) for _ in range(200)]
+    train += [line + " w0" for line in evaluated[:40]]  # near-duplicates planted: a word appended
+    train_units = units(texts("t", {"train": train}).splits["train"], False, 3)
+    index = TrainIndex(train_units, 0.5)
+    near = 0
+    for unit in units(texts("e", {"test": evaluated}).splits["test"], False, 3):
+        if unit.key in index.exact:
+            continue
+        best = max(len(unit.words & t.words) / len(unit.words | t.words) for t in index.units)
+        found = index.nearest(unit)
+        if best >= 0.5:
+            near += 1
+            assert found is not None and found[1] == pytest.approx(best)  # the same ratio of two small integers
+        else:
+            assert found is None
+    assert near >= 20  # the planted ones, at least: the join was tested on matches, not only on misses
+
+
+# --- in unify: the report beside the dataset, warn or fail ----------------------------------------------
+
+
+def write_interim(params: Params, corpus: str, task: str, rows: list[tuple[str, str, dict]]) -> None:
+    columns = {name: [] for name, _ in KEY_COLUMNS}
+    fields = {"tokens": [], "label": []}
+    for i, (split, text, extra) in enumerate(rows):
+        for name, value in (("uid", f"{corpus}{i:04x}" * 2), ("task", task), ("split", split),
+                            ("source", f"{corpus}/f:{i}")):
+            columns[name].append(value)
+        fields["tokens"].append(text.split())
+        fields["label"].append(extra["label"])
+    folder = params.interim_dir / corpus
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({**columns, **fields}), folder / params.paths.records)
+
+
+def leaky_params(tmp_path, action: str) -> Params:
+    corpora = {name: {"task": task, "format": "jsonl", "files": {s: {"path": f"{s}.jsonl", "sha256": "0" * 64}
+                                                               for s in ("train", "dev", "test")}}
+               for name, task in (("reviews", "sentiment"), ("questions", "question"))}
+    params = Params.model_validate({"root": tmp_path, "corpora": corpora, "leakage": {"action": action},
+                                    "tasks": {"sentiment": {"kind": "classification"}, "question": {"kind": "classification"}},
+                                    "gate": {"tasks": {"sentiment": {"floor": 0}, "question": {"floor": 0}}}})
+    shared = "what a wonderful day it is"
+    write_interim(params, "reviews", "sentiment", [("train", shared, {"label": "pos"}), ("train", "bad film", {"label": "neg"}),
+                                                  *((s, "fine film overall", {"label": "pos"}) for s in ("dev", "test"))])
+    write_interim(params, "questions", "question", [("train", "who is it ?", {"label": "HUM"}),
+                                                    ("dev", "where is the station ?", {"label": "LOC"}),
+                                                    ("test", shared.capitalize() + " ?", {"label": "DESC"})])
+    return params
+
+
+def test_unify_writes_the_report_and_warns(tmp_path, caplog):
+    params = leaky_params(tmp_path, "warn")
+    unify(params)
+    report = json.loads((params.unified_dir / params.paths.leakage).read_text())
+    [found] = leaking(report)
+    assert (found["evaluated"], found["split"], found["trained"], found["exact"]) == ("question", "test", "sentiment", 1)
+    assert "questions/f:2" in caplog.text and "in sentiment's train" in caplog.text
+
+
+def test_unify_fails_after_writing_when_params_say_fail(tmp_path):
+    params = leaky_params(tmp_path, "fail")
+    with pytest.raises(LeakageFound, match="question test: 1 exact .* in sentiment's train"):
+        unify(params)
+    assert (params.unified_dir / params.paths.leakage).is_file() and (params.unified_dir / "train.parquet").is_file()
+
+
+def test_every_pair_of_tasks_is_reported(tmp_path):
+    params = leaky_params(tmp_path, "warn")
+    unify(params)
+    report = json.loads((params.unified_dir / params.paths.leakage).read_text())
+    combinations = {(r["evaluated"], r["split"], r["trained"]) for r in report["pairs"]}
+    tasks = ("sentiment", "question")
+    assert combinations == {(a, s, b) for a, b in itertools.permutations(tasks, 2) for s in ("dev", "test")}
