@@ -281,9 +281,11 @@ def loop(run: Run, params: Params) -> TrainResult:
     cfg, state, world = params.training, run.state, run.world
     kinds = {name: data.kind for name, data in run.train_data.items()}
     pin = run.device.type == "cuda"
-    log.info("model: %d parameters on %s (%s%s); tasks %s; weighting %s; p(task) %s", run.model.n_parameters(),
-             run.device, cfg.precision, f", {world.size} processes" if world.distributed else "", list(params.tasks),
-             cfg.weighting.kind, {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
+    if world.main:
+        log.info("model: %d parameters on %s (%s%s); tasks %s; weighting %s; p(task) %s", run.model.n_parameters(),
+                 run.device, cfg.precision, f", {world.size} processes" if world.distributed else "",
+                 list(params.tasks), cfg.weighting.kind,
+                 {t: round(p, 3) for t, p in run.sampler.probabilities_at(state["step"] + 1).items()})
     progress = Progress(run, cfg.max_steps, cfg.progress_seconds)
     while state["stopped"] is None and state["step"] < cfg.max_steps:
         # 1. one step on one sampled task's batch, or on one batch of every task (the weighting decides)
