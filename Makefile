@@ -26,7 +26,7 @@ $(INSTALLED): pyproject.toml requirements.lock
 	touch $@
 
 run: install
-	$(PYTHON) -m flows.retrain --params params.yaml
+	mtl run --params params.yaml
 
 test: install browser
 	$(PYTHON) -m pytest -q

@@ -436,14 +436,10 @@ def run_job(
 
     Example: mtl run --params params.yaml
     """
-    from mtl.pipeline import StageFailed, WorkspaceBusy
-    from mtl.schedule import ScheduleError, retrain_flow
+    from mtl.schedule import retrain_flow
 
     go_offline()
-    try:
-        retrain_flow()(params_file.resolve(), skip_unchanged=skip_unchanged)
-    except (StageFailed, WorkspaceBusy, ScheduleError) as error:
-        _fail(f"run: {error}")
+    retrain_flow()(params_file.resolve(), skip_unchanged=skip_unchanged)  # a failed stage: one `error:` line
 
 
 @app.command()

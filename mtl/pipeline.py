@@ -85,13 +85,15 @@ def dvc(root: Path, *args: str) -> str:
     return output
 
 
-def repro(root: Path, target: str, log: Logger = logger) -> ReproResult:
+def repro(root: Path, target: str, log: Logger = logger, single: bool = False) -> ReproResult:
     """`dvc repro TARGET`, told as it happens: each stage's start and end (ran, restored from the run
     cache, or skipped as up to date) and every line its command prints go to `log` (the flows pass
-    Prefect's run logger, so the UI shows the same lines). A failure raises with the output's tail."""
+    Prefect's run logger, so the UI shows the same lines). A failure raises with the output's tail.
+    single: the target alone (`--single-item`), for callers that brought its upstream up to date first:
+    DVC neither walks the upstream stages again nor reruns an always_changed one among them."""
     progress = _StageProgress(log, target)
     with subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", target],
+        [sys.executable, "-m", "dvc", "repro", *(["--single-item"] if single else []), target],
         cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
     ) as process:
         for line in process.stdout:
@@ -167,7 +169,7 @@ class Pending:
     """What `dvc repro` would do along a flow's stages, asked once (`dvc status`, one DVC process) rather than
     once per stage: a stage that status found up to date is reported skipped without starting DVC, until a
     stage runs or is restored; from then on every later stage goes through `dvc repro` (its inputs may be
-    new), and DVC decides. Callers run the stages in pipeline order."""
+    new), and DVC decides. Callers run the stages in pipeline order, so each stage is reproduced alone."""
 
     root: Path
     outdated: set[str]  # stages (and .dvc files) not up to date when asked
@@ -177,11 +179,18 @@ class Pending:
     def ask(cls, root: Path, target: str) -> Pending:
         return cls(root, set(dvc_status(root, target)))
 
+    @classmethod
+    def after(cls, earlier: Sequence[ReproResult], root: Path, target: str) -> Pending:
+        """For the stages that follow `earlier` ones: no need to ask when one of those changed something."""
+        if any(result.ran or result.restored for result in earlier):
+            return cls(root, set(), changed=True)
+        return cls.ask(root, target)
+
     def repro(self, stage: str, log: Logger = logger) -> ReproResult:
         if not self.changed and stage not in self.outdated:
             log.info("stage %s: skipped, up to date", stage)
             return ReproResult(stage, [], [], [stage], "")
-        result = repro(self.root, stage, log)
+        result = repro(self.root, stage, log, single=True)
         self.changed = self.changed or bool(result.ran or result.restored)
         return result
 
