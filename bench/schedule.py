@@ -1,7 +1,7 @@
 """The scheduled retrain, measured: trigger-to-completion of scheduled runs with nothing changed, a run
 triggered by hand, and the stages a data change re-runs. Real components: a Prefect server subprocess on
 127.0.0.1, `mtl schedule` serving the deployment every --interval seconds, a small workspace cut from
-the corpora (tests/scheduling.py, tests/workspace.py).
+the corpora (harness/, shared with the tests).
 
     .venv/bin/python -m bench.schedule [--runs 5] [--interval 8] [--sentences 60]
 
@@ -15,16 +15,15 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
-from tests.scheduling import (
-    OUTCOME_EVENTS, REPO, TINY, WebhookReceiver, api, deployment_runs, outcome_events, prefect_environment,
-    prefect_server, served, trigger_to_completion, wait_for,
+from harness.prefect_server import (
+    FINISHED, OUTCOME_EVENTS, REPO, api, deployment_runs, finished_runs, outcome_events, prefect_environment,
+    prefect_server, served, start_to_end, trigger_to_completion, wait_for,
 )
-from tests.workspace import make_workspace, run
+from harness.webhook import WebhookReceiver
+from harness.workspace import TINY, make_workspace, run
 
-FINISHED = ("COMPLETED", "FAILED", "CRASHED")
 NEW_LINE = b"HUM:ind Who appended this question to the corpus ?\n"
 
 
@@ -44,16 +43,16 @@ def main() -> None:
         with prefect_server(home) as api_url:
             print(f"prefect server healthy after {time.monotonic() - started:.1f} s")
             notify = {"webhook": hook.url, "events": list(OUTCOME_EVENTS)}
-            ws = make_workspace(tmp, corpora, n=args.sentences, **TINY, notify=notify)
+            ws = make_workspace(tmp, corpora, n=args.sentences, open_gate=True, **TINY, notify=notify)
             env = {"MTL_CORPORA_MIRROR": str(ws.mirror)}
             started = time.monotonic()
-            build = [sys.executable, "-m", "flows.retrain", "--params", str(ws.params_file)]
+            build = [str(Path(sys.executable).parent / "mtl"), "run", "--params", str(ws.params_file)]
             run(REPO, *build, env={**prefect_environment(api_url, home), **env})
             print(f"first build (on demand, every stage): {time.monotonic() - started:.1f} s")
 
             with served(ws.params_file, api_url, home, args.interval, env=env):
                 timeout = 60 + 2 * args.runs * args.interval
-                runs = wait_for(lambda: _finished(api_url, args.runs), timeout=timeout, what="scheduled runs")
+                runs = wait_for(lambda: finished_runs(api_url, args.runs), timeout=timeout, what="scheduled runs")
                 _report_unchanged(api_url, runs)
                 poll = prefect_environment(api_url, home)["PREFECT_RUNNER_POLL_FREQUENCY"]
                 print(f"a run triggered by hand (the runner polls every {poll} s, then starts a process):"
@@ -73,7 +72,7 @@ def _report_unchanged(api_url: str, runs: list[dict]) -> None:
     events = wait_for(lambda: _events_for(api_url, runs), timeout=30, what="their events")
     print(f"\n{'run':<22} {'outcome':<22} {'trigger->completion':>20} {'start->end':>11}")
     for scheduled in runs:
-        total = (_time(scheduled["end_time"]) - _time(scheduled["start_time"])).total_seconds()
+        total = start_to_end(scheduled)
         outcome = events[scheduled["id"]]["event"]
         print(f"{scheduled['name']:<22} {outcome:<22} {trigger_to_completion(scheduled):>18.2f} s {total:>9.2f} s")
     times = sorted(trigger_to_completion(scheduled) for scheduled in runs)
@@ -90,11 +89,6 @@ def _by_hand(api_url: str) -> float:
     return time.monotonic() - started
 
 
-def _finished(api_url: str, n: int) -> list[dict] | None:
-    runs = [r for r in deployment_runs(api_url) if r["state_type"] in FINISHED]
-    return runs[:n] if len(runs) >= n else None
-
-
 def _events_for(api_url: str, runs: list[dict]) -> dict | None:
     events = outcome_events(api_url)
     return events if all(r["id"] in events for r in runs) else None
@@ -105,10 +99,6 @@ def _trained(api_url: str) -> dict | None:
     events = outcome_events(api_url)
     outcomes = [events.get(r["id"]) for r in deployment_runs(api_url) if r["state_type"] in FINISHED]
     return next((e for e in outcomes if e and e["event"] != "mtl.retrain.skipped"), None)
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,13 @@
-"""Real components for the scheduling tests and bench/schedule.py: a Prefect server started as a
-subprocess (its own PREFECT_HOME, scheduler loop lowered), `mtl schedule` serving the retrain
-deployment, reads of the server's REST API, and a webhook receiver on 127.0.0.1.
-Whatever these start, they stop."""
+"""A Prefect server started as a subprocess (its own PREFECT_HOME, scheduler loop lowered), `mtl schedule`
+serving the retrain deployment against it, and reads of the server's REST API: for tests/test_schedule.py
+and bench/schedule.py. Whatever these start, they stop."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,16 +16,12 @@ from pathlib import Path
 
 import httpx
 
+from harness.webhook import free_port
 from mtl.notify import EVENTS
 
 REPO = Path(__file__).resolve().parents[1]
 OUTCOME_EVENTS = tuple(EVENTS.values())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+FINISHED = ("COMPLETED", "FAILED", "CRASHED")  # flow run state types
 
 
 def prefect_environment(api_url: str, home: Path) -> dict[str, str]:
@@ -42,7 +33,7 @@ def prefect_environment(api_url: str, home: Path) -> dict[str, str]:
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
-        "PREFECT_RUNNER_POLL_FREQUENCY": "2",  # the runner's look for due runs (default 10 s)
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",  # the runner's look for due runs (default 10 s)
     }
 
 
@@ -124,9 +115,15 @@ def deployment_runs(api_url: str, name: str = "retrain/nightly") -> list[dict]:
     return api(api_url, "/flow_runs/filter", body)
 
 
+def finished_runs(api_url: str, n: int) -> list[dict] | None:
+    """The deployment's first n finished runs, or None while fewer have finished."""
+    runs = [r for r in deployment_runs(api_url) if r["state_type"] in FINISHED]
+    return runs[:n] if len(runs) >= n else None
+
+
 def outcome_events(api_url: str) -> dict[str, dict]:
     """flow run id -> its outcome event (name, payload), from the server's event store."""
-    body = {"filter": {"event": {"name": list(OUTCOME_EVENTS)}}, "limit": 50}
+    body = {"filter": {"event": {"name": list(OUTCOME_EVENTS)}}, "limit": 50}  # the newest (the API caps it at 50)
     found = {}
     for event in api(api_url, "/events/filter", body)["events"]:
         related = [r["prefect.resource.id"] for r in event["related"]]
@@ -158,55 +155,9 @@ def trigger_to_completion(run: dict) -> float:
     return (_time(run["end_time"]) - began).total_seconds()
 
 
+def start_to_end(run: dict) -> float:
+    return (_time(run["end_time"]) - _time(run["start_time"])).total_seconds()
+
+
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-# --- a webhook receiver -------------------------------------------------------------------------------
-
-
-class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 that records every JSON POST (the `notify.webhook` of a test)."""
-
-    def __init__(self, status: int = 200):
-        self.received: list[dict] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (the http.server API)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.status = status
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def events(self) -> list[str]:
-        return [item["event"] for item in self.received]
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-# --- a workspace that trains in seconds -----------------------------------------------------------------
-
-TINY = {
-    "model": {"word_dim": 16, "char_dim": 8, "char_filters": 16, "hidden_size": 32, "layers": 1},
-    "training": {"max_steps": 20, "eval_every": 10, "checkpoint_every": 10, "batch_size": 300, "warmup_steps": 2,
-                 "progress": False, "threads": 1},
-    "evaluation": {"n_bootstrap": 0},
-    # Every candidate passes: these tests are about when the pipeline runs, not about what the gate decides.
-    "gate": {"min_examples": 1, "inconclusive": "allow", "n_bootstrap": 200,
-             "tasks": {task: {"floor": 0.0, "max_drop": 1.0} for task in ("pos", "ner", "sentiment", "question")}},
-}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import textwrap
 
+from harness.workspace import run
 from mtl.changes import record_decision, what_changed
 from mtl.config import Params
 from mtl.pipeline import dvc, repro, track
 from mtl.registry import Registry, open_store
-from tests.workspace import run
 
 PIPELINE = """
 stages:
@@ -35,7 +35,7 @@ def test_only_real_changes_and_undecided_candidates_count(tmp_path):
     run(root, "git", "init", "-q")
     dvc(root, "init", "-q")
     track(root, root / "raw")
-    params = Params.model_validate({"corpora": {}, "tasks": {}, "root": root})
+    params = Params.model_validate({"corpora": {}, "tasks": {}, "gate": {"tasks": {}}, "root": root})
     assert repro(root, "gate").ran == ["evaluate", "gate"]
 
     changes = what_changed(params)

@@ -1,4 +1,4 @@
-"""The scheduled retrain against a real Prefect server (a subprocess on 127.0.0.1): `mtl schedule` serves
+"""The scheduled retrain against the session's real Prefect server (a subprocess on 127.0.0.1): `mtl schedule` serves
 the deployment on a short interval; scheduled runs fire and complete; with nothing changed they end as
 skipped in seconds; a line appended to one corpus re-runs only that corpus's ingest and what depends on it.
 
@@ -7,20 +7,18 @@ skipped in seconds; a line appended to one corpus re-runs only that corpus's ing
 
 from __future__ import annotations
 
-import sys
-
 import yaml
 
+from harness.prefect_server import (
+    OUTCOME_EVENTS, deployment_runs, finished_runs, outcome_artifact, outcome_events, served, trigger_to_completion,
+    wait_for,
+)
+from harness.webhook import WebhookReceiver
+from harness.workspace import copy_workspace
 from mtl.config import load_params
 from mtl.schedule import ENTRYPOINT, deployment
-from tests.scheduling import (
-    OUTCOME_EVENTS, REPO, TINY, WebhookReceiver, deployment_runs, outcome_artifact, outcome_events,
-    prefect_environment, prefect_server, served, trigger_to_completion, wait_for,
-)
-from tests.workspace import make_workspace, run
 
-INTERVAL = 8  # seconds between scheduled runs
-FINISHED = ("COMPLETED", "FAILED", "CRASHED")
+INTERVAL = 5  # seconds between scheduled runs
 
 
 def test_prefect_yaml_is_the_deployment_mtl_schedule_serves(repo_root):
@@ -38,52 +36,43 @@ def test_prefect_yaml_is_the_deployment_mtl_schedule_serves(repo_root):
     assert (schedule.schedule.cron, schedule.schedule.timezone) == (params.schedule.cron, params.schedule.timezone)
     assert served_deployment.name == params.schedule.deployment
     assert served_deployment.parameters == {"params_file": str(repo_root / "params.yaml"), "skip_unchanged": True}
+    assert served_deployment.entrypoint == ENTRYPOINT
 
 
-def test_scheduled_runs_skip_when_nothing_changed_and_rerun_only_what_new_data_touches(tmp_path, shared_corpora):
-    home = tmp_path / "prefect"
-    home.mkdir()
-    with WebhookReceiver() as hook, prefect_server(home) as api_url:
-        notify = {"webhook": hook.url, "events": list(OUTCOME_EVENTS)}  # every outcome, to see them all
-        ws = make_workspace(tmp_path, shared_corpora, n=60, **TINY, notify=notify)
-        mirror = {"MTL_CORPORA_MIRROR": str(ws.mirror)}
-
-        # Built once on demand, so the scheduled runs below measure the nothing-changed path.
-        build = [sys.executable, "-m", "flows.retrain", "--params", str(ws.params_file)]
-        run(REPO, *build, env={**prefect_environment(api_url, home), **mirror})
-        assert hook.events() == ["mtl.model.promoted"], hook.received
-
-        with served(ws.params_file, api_url, home, INTERVAL, env=mirror):
-            first, second = wait_for(lambda: _finished(api_url, 2), timeout=60 + 2 * INTERVAL, what="two runs")
-            for scheduled in (first, second):
-                assert scheduled["state_type"] == "COMPLETED", (home / "serve.log").read_text()[-3000:]
-                assert outcome_artifact(api_url, scheduled["id"]).startswith("# Retrain: skipped")
-            times = [trigger_to_completion(scheduled) for scheduled in (first, second)]
-            print(f"\nnothing changed: trigger -> completion {', '.join(f'{t:.2f} s' for t in times)}")
-            assert max(times) <= 10, times
+def test_scheduled_runs_skip_when_nothing_changed_and_rerun_only_what_new_data_touches(
+    trained_workspace, prefect_api, tmp_path
+):
+    # A copy of the session's trained workspace: built, promoted (v0001) and decided, so the scheduled
+    # runs below start on the nothing-changed path. The session's Prefect server creates them.
+    workspace = copy_workspace(trained_workspace.workspace, tmp_path)
+    api_url, home = prefect_api.url, prefect_api.home
+    with WebhookReceiver() as hook:
+        workspace.set_params(notify={"webhook": hook.url, "events": list(OUTCOME_EVENTS)})  # every outcome
+        with served(workspace.params_file, api_url, home, INTERVAL, env={"MTL_CORPORA_MIRROR": str(workspace.mirror)}):
+            [first] = wait_for(lambda: finished_runs(api_url, 1), timeout=60 + INTERVAL, what="a scheduled run")
+            assert first["state_type"] == "COMPLETED", (home / "serve.log").read_text()[-3000:]
+            assert outcome_artifact(api_url, first["id"]).startswith("# Retrain: skipped")
+            seconds = trigger_to_completion(first)
+            print(f"\nnothing changed: trigger -> completion {seconds:.2f} s")
+            assert seconds <= 10, seconds
 
             # New data lands: one line appended to one corpus's train file.
-            train_file = ws.root / "data/raw/trec/train_5500.label"
+            train_file = workspace.root / "data/raw/trec/train_5500.label"
             train_file.write_bytes(train_file.read_bytes() + b"HUM:ind Who appended this question to the corpus ?\n")
             trained = wait_for(lambda: _first_trained_run(api_url), timeout=150, every=2, what="a run on the new data")
             print(f"after appending to trec: {trained['event']} in {trained['seconds']:.1f} s", trained["stages_run"])
-            assert trained["stages_run"] == ["ingest@trec", "unify", "train", "evaluate", "gate"]
+            assert trained["stages_run"] == ["ingest@trec", "unify", "train", "evaluate", "gate", "report"]
             assert trained["event"] == "mtl.model.promoted"
             assert "ingest@trec" in trained["changes"] and "ingest@sst2" not in trained["changes"]
 
             skipped_again = wait_for(lambda: _skipped_after(api_url, trained), timeout=60, what="a skip after that")
             assert skipped_again["production"] == "v0002"
 
-    # The webhook heard every outcome (params ask for all five here): the two promotions, and skips.
-    assert {event for event in hook.events()} == {"mtl.model.promoted", "mtl.retrain.skipped"}
+    # The webhook heard every outcome (params ask for all five here): the promotion, and skips.
+    assert set(hook.events()) == {"mtl.model.promoted", "mtl.retrain.skipped"}
     promotions = [item for item in hook.received if item["event"] == "mtl.model.promoted"]
-    assert [(item["production"], item["replaced"]) for item in promotions] == [("v0001", None), ("v0002", "v0001")]
+    assert [(item["production"], item["replaced"]) for item in promotions] == [("v0002", "v0001")]
     assert promotions[-1]["text"].startswith("[mtl.model.promoted] promoted v0002 to production")
-
-
-def _finished(api_url: str, n: int) -> list[dict] | None:
-    runs = [r for r in deployment_runs(api_url) if r["state_type"] in FINISHED]
-    return runs[:n] if len(runs) >= n else None
 
 
 def _first_trained_run(api_url: str) -> dict | None:
