@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,9 +93,11 @@ def make_small_mirror(shared: Path, mirror: Path, n: int, default_params: dict) 
     return corpora
 
 
-def make_workspace(tmp: Path, shared: Path, n: int = 200, open_gate: bool = False, **overrides: dict) -> Workspace:
+def make_workspace(tmp: Path, shared: Path, n: int = 200, open_gate: bool = False,
+                   corpora: Sequence[str] | None = None, **overrides: dict) -> Workspace:
     """A git + DVC repository holding the project's pipeline definition and code, on small corpora;
-    `overrides` are merged into the project's params.yaml section by section (then OPEN_GATE, if asked)."""
+    `overrides` are merged into the project's params.yaml section by section (then OPEN_GATE, if asked).
+    corpora: only these of params.yaml's corpora (default: all), with the tasks they feed and their gates."""
     root, mirror = tmp / "workspace", tmp / "mirror"
     root.mkdir()
     for item in ("dvc.yaml", "mtl"):
@@ -103,7 +106,7 @@ def make_workspace(tmp: Path, shared: Path, n: int = 200, open_gate: bool = Fals
             shutil.copytree(source, root / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, root / item)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = _only(yaml.safe_load((REPO / "params.yaml").read_text()), corpora)
     params["corpora"] = make_small_mirror(shared, mirror, n, params)
     params = _merged(params, overrides)
     if open_gate:
@@ -135,6 +138,18 @@ def run(cwd: Path, *command: str, env: dict | None = None, input: str | None = N
     if process.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({process.returncode}):\n{process.stdout}\n{process.stderr}")
     return process.stdout + process.stderr
+
+
+def _only(params: dict, corpora: Sequence[str] | None) -> dict:
+    if corpora is None:
+        return params
+    tasks = {params["corpora"][name]["task"] for name in corpora}
+    return {
+        **params,
+        "corpora": {name: params["corpora"][name] for name in corpora},
+        "tasks": {name: task for name, task in params["tasks"].items() if name in tasks},
+        "gate": {**params["gate"], "tasks": {name: gate for name, gate in params["gate"]["tasks"].items() if name in tasks}},
+    }
 
 
 def _merged(base: dict, overrides: dict) -> dict:

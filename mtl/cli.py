@@ -436,10 +436,12 @@ def run_job(
 
     Example: mtl run --params params.yaml
     """
+    from mtl.pipeline import require_workspace_params
     from mtl.schedule import retrain_flow
 
     go_offline()
-    retrain_flow()(params_file.resolve(), skip_unchanged=skip_unchanged)  # a failed stage: one `error:` line
+    require_workspace_params(params_file)  # before Prefect starts: a wrong file is one `error:` line
+    retrain_flow()(params_file.resolve(), skip_unchanged=skip_unchanged)  # so is a failed stage
 
 
 @app.command()

@@ -21,6 +21,10 @@ from harness.workspace import TINY, Workspace, copy_workspace, make_workspace, m
 from mtl.config import Params, load_params
 
 REPO = Path(__file__).resolve().parents[1]
+# The shared workspaces' corpora: one per reader format of params.yaml (CoNLL-U, CoNLL, delimited, label-prefixed)
+# and both kinds' common cases (tagging, BIO tagging, classification). The integration tests are about the
+# pipeline's machinery; each further corpus would add an ingest process (~4 s) to every session.
+CORPORA = ("ud_english_ewt", "wnut17", "sst2", "trec")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_corpora() -> Path:
-    """The mirror folder of the four real corpora: MTL_CORPORA_MIRROR, else ../shared/corpora."""
+    """The mirror folder of the real corpora: MTL_CORPORA_MIRROR, else ../shared/corpora."""
     mirror = Path(os.environ.get("MTL_CORPORA_MIRROR", REPO.parent / "shared" / "corpora"))
     if not (mirror / "ud_english_ewt").is_dir():
         pytest.fail(f"the corpora mirror {mirror} is missing: set MTL_CORPORA_MIRROR or put shared/ beside the repo")
@@ -78,7 +82,8 @@ def dataset_workspace(tmp_path_factory, shared_corpora, prefect_api) -> Built:
     unified dataset by the dataset flow: every ingest stage and unify ran, through DVC."""
     from flows.dataset import build_dataset
 
-    workspace = make_workspace(tmp_path_factory.mktemp("dataset"), shared_corpora, n=100, open_gate=True, **TINY)
+    workspace = make_workspace(tmp_path_factory.mktemp("dataset"), shared_corpora, n=100, open_gate=True,
+                               corpora=CORPORA, **TINY)
     mtl(workspace, "corpora", "pull")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MTL_CORPORA_MIRROR", str(workspace.mirror))
