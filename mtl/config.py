@@ -321,6 +321,8 @@ class TrainingConfig(Strict):
     seed: int = 0
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # auto: CUDA when available, else CPU
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # the forward pass under autocast (mtl/training/device.py)
+    compile: bool = False  # torch.compile the encoder(s): for transformer-shaped encoders on a GPU; on the CPU the
+                           # compilation of every batch shape costs more than it saves (79 s for a tiny model)
     # data-parallel processes on this machine (torchrun; mtl/training/distributed.py): one, right for one GPU; the
     # shipped params.yaml sets 2 for the 2-core CPU machines
     processes: int = Field(1, ge=1)

@@ -138,6 +138,8 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
         state = fresh_state()
     state["world_size"] = world.size
     model.to(device)
+    if cfg.compile:
+        compile_encoders(model)
     for data in train_data.values():
         data.encode(model.vocab)
     weighting = make_weighting(cfg, list(train_data), device)
@@ -172,6 +174,15 @@ def setup(params: Params, data_dir: Path, out_dir: Path, resume: bool, started: 
                CsvLog(out_dir / paths.eval_log, EVAL_COLUMNS, keep_until=keep),
                CsvLog(out_dir / paths.task_mix, MIX_COLUMNS, keep_until=keep),
                out_dir, params.paths.model, params.paths.checkpoints, device, world, started, state["wall_seconds"])
+
+
+def compile_encoders(model: MultiTaskModel) -> None:
+    """torch.compile each encoder in place (its parameter names unchanged, so checkpoints stay the same), with
+    dynamic shapes: batches vary in length."""
+    for module in model.children():
+        for encoder in (module.values() if isinstance(module, torch.nn.ModuleDict) else [module]):
+            if hasattr(encoder, "n_layers"):  # an encoder (mtl/model/encoders), not a head or a mix
+                encoder.compile(dynamic=True)
 
 
 # --- one step's helpers -----------------------------------------------------------------------------

@@ -104,3 +104,21 @@ def test_a_progress_line_names_the_step_rate_eta_and_last_dev_scores(tmp_path, u
     assert lines[-1].startswith("step 20/20 (100%)") and "ETA" in lines[-1]
     assert "last dev (step 20): pos=" in lines[-1] and "question=" in lines[-1]
     assert any("training ran its configured steps at step 20 of 20" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("sharing", ["hard", "soft", "adversarial", "attention"])
+def test_compile_wraps_every_encoder_and_nothing_else(sharing):
+    """training.compile: each encoder is compiled in place (parameter names, so checkpoints, unchanged); heads,
+    mixes and the discriminator are not. The compilation itself runs at the first step (a GPU's affair: on the
+    CPU it costs more than it saves), so this checks the wiring, not the compiler."""
+    from mtl.training.loop import compile_encoders
+    from tests.model.conftest import tiny_model
+
+    model = tiny_model(sharing=sharing)
+    names = [name for name, _ in model.named_parameters()]
+    compile_encoders(model)
+    compiled = {name for name, module in model.named_modules() if getattr(module, "_compiled_call_impl", None)}
+    expected = {"hard": {"encoder"}, "attention": {"encoder"}, "soft": {f"encoders.{t}" for t in model.heads},
+                "adversarial": {"encoder", *(f"private.{t}" for t in model.heads)}}[sharing]
+    assert compiled == expected
+    assert [name for name, _ in model.named_parameters()] == names
