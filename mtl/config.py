@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, SecretStr, SerializeAsAny, ValidationError, field_validator,
@@ -114,27 +114,22 @@ class CorpusConfig(Strict):
     def _check(self) -> CorpusConfig:
         if self.format not in FORMATS:
             raise KeyedError(("format",), f"unknown format {self.format!r}; known: {sorted(FORMATS)}")
-        splits: set[str] = set()
         for name in self.files:
             options = self.reader_options(name)  # validates the merged options now, not at read time
-            if getattr(options, "split_column", None) is None:
-                if name not in SPLITS:
-                    raise KeyedError(("files", name), f"{name!r} is not a split ({', '.join(SPLITS)}); a file "
-                                     "feeding several splits needs the reader's split_column and split_map")
-                splits.add(name)
-            else:
-                splits |= set(options.split_map.values())
-        if not splits:
+            if getattr(options, "split_column", None) is None and name not in SPLITS:
+                raise KeyedError(("files", name), f"{name!r} is not a split ({', '.join(SPLITS)}); a file "
+                                 "feeding several splits needs the reader's split_column and split_map")
+        if not self.splits():
             raise KeyedError(("files",), "a corpus needs at least one file")
         return self
 
-    def splits(self) -> set[str]:
-        """The splits its files feed: their names, or the values of a split column's map."""
+    def splits(self) -> list[str]:
+        """The splits its files feed (their names, or the values of a split column's map), in SPLITS order."""
         found: set[str] = set()
         for name in self.files:
             split_map = getattr(self.reader_options(name), "split_map", None)
             found |= set(split_map.values()) if split_map else {name}
-        return found
+        return [split for split in SPLITS if split in found]
 
     def reader_options(self, name: str) -> Any:
         """The reader options of file `name`: the corpus's, overridden by the file's own."""
@@ -670,12 +665,12 @@ def _describe(error: dict, data: dict) -> str:
         loc += [str(part) for part in cause.path]
         message = cause.message
     if error["type"] == "extra_forbidden":
-        hint = _nearest_key(loc, data)
+        hint = _nearest_key(loc)
         message = "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
     return f"{'.'.join(loc) or '<top>'}: {message}"
 
 
-def _nearest_key(loc: list[str], data: dict) -> str | None:
+def _nearest_key(loc: list[str]) -> str | None:
     """The valid key nearest to the unknown last one of `loc`, found by walking the models along it."""
     model: Any = Params
     parts = iter(loc[:-1])
@@ -683,7 +678,7 @@ def _nearest_key(loc: list[str], data: dict) -> str | None:
         field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
         if field is None:
             return None
-        model = _model_of(field.annotation, data, loc)
+        model = _model_of(field.annotation)
         if model is not field.annotation:
             next(parts, None)  # a dict's key (a corpus, a task): the model applies to its value
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -693,10 +688,8 @@ def _nearest_key(loc: list[str], data: dict) -> str | None:
     return found[0] if found else None
 
 
-def _model_of(annotation: Any, data: dict, loc: list[str]) -> Any:
+def _model_of(annotation: Any) -> Any:
     """The model a field holds: itself, or the value model of a dict (a corpus, a task)."""
-    from typing import get_args, get_origin
-
     if get_origin(annotation) is dict:
         return get_args(annotation)[1]
     return annotation

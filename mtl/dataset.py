@@ -26,7 +26,7 @@ from mtl import leakage
 from mtl.config import SPLITS, Params
 from mtl.corpora.fetch import sha256_of
 from mtl.drift import train_statistics
-from mtl.ingest import KEY_COLUMNS, expected_splits
+from mtl.ingest import KEY_COLUMNS
 from mtl.tasks import kind_of
 from mtl.tasks.kind import TaskOptions
 
@@ -78,7 +78,7 @@ def unify(params: Params) -> dict:
         if name in params.evaluation.extra:
             extra[name] = table  # scored, never trained on: out of the splits and the label vocabularies
             continue
-        if "dev" not in expected_splits(corpus):
+        if "dev" not in corpus.splits():
             table, moved = carve_dev(table, params.unify.dev_fraction)
             carved[name] = {"from": "train", "fraction": params.unify.dev_fraction, "rows": moved, "by": "uid hash"}
         tables.append(table)

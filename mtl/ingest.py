@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mtl.config import SPLITS, CorpusConfig, Params
+from mtl.config import Params
 from mtl.corpora.formats import FORMATS
 from mtl.corpora.lines import Header
 from mtl.errors import MtlError
@@ -70,15 +70,6 @@ def read_corpus(name: str, params: Params) -> tuple[list[Record], list[Rejection
     return records, rejections, headers
 
 
-def expected_splits(corpus: CorpusConfig) -> list[str]:
-    """The splits a corpus's files feed: their names, or the values of a split column's map."""
-    found: set[str] = set()
-    for key in corpus.files:
-        split_map = getattr(corpus.reader_options(key), "split_map", None)
-        found |= set(split_map.values()) if split_map else {key}
-    return [split for split in SPLITS if split in found]
-
-
 def ingest(name: str, params: Params) -> IngestResult:
     if name not in params.corpora:
         raise KeyError(f"no corpus {name!r} in params; known: {sorted(params.corpora)}")
@@ -94,7 +85,7 @@ def ingest(name: str, params: Params) -> IngestResult:
         rejections,
         headers=headers,
         files=[file.path for file in corpus.files.values()],
-        splits=expected_splits(corpus),
+        splits=corpus.splits(),
         task_name=corpus.task,
         task=task,
         config=params.validation,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ class TaskData:
     @property
     def kind(self) -> str:
         return self.options.kind
+
+    @cached_property
+    def options_dict(self) -> dict[str, Any]:
+        """The options as the kind's loss and decoding read them from a batch (built once, not per step)."""
+        return self.options.model_dump()
 
     @property
     def inputs(self) -> list[tuple[list[str], ...]]:

@@ -73,7 +73,7 @@ def next_batch(data: TaskData, stream: BucketBatches, world: World = World()) ->
     """The task's next batch of examples (this rank's share of it), on the CPU, with its targets."""
     index = share(next(stream), world)
     batch = collate([data.examples[i] for i in index], index=index)
-    batch.task, batch.labels, batch.task_options = data.name, data.labels, data.options.model_dump()
+    batch.task, batch.labels, batch.task_options = data.name, data.labels, data.options_dict
     targets = [data.examples[i].target for i in index]
     batch.targets = kind_of(data.options).collate_targets(targets, batch.texts[0].words.size(1))
     return batch
