@@ -49,7 +49,7 @@ def minilm_folder() -> Path | None:
     return Path(list(spec.submodule_search_locations)[0]) / "model" if spec and spec.submodule_search_locations else None
 
 
-def encoders(quick: bool, bert_folder: Path) -> dict[str, dict]:
+def encoders(bert_folder: Path) -> dict[str, dict]:
     base = {"bilstm": {"encoder": "bilstm"},
             "transformer": {"encoder": "transformer", "transformer": {"layers": 4, "d_model": 256, "ff_size": 1024}},
             "bert-base (config)": {"encoder": "pretrained", "pretrained": {"source": str(bert_folder), "finetune": True}}}
@@ -114,7 +114,6 @@ def sync(device: torch.device) -> None:
 
 
 def time_mtl(model, data, device, precision, warm: int) -> float:
-    cfg = ModelConfig  # noqa: F841 (the params' training section is not needed: defaults)
     from mtl.config import TrainingConfig
 
     training = TrainingConfig(precision=precision)
@@ -155,7 +154,7 @@ def throughput(args) -> None:
     print(f"device {device}, precision {args.precision}; {steps - warm} timed steps per row (after {warm})")
     print(f"{'encoder':<20} {'batch':>9} {'mtl tok/s':>11} {'plain tok/s':>12} {'mtl/plain':>9} {'MFU':>6} "
           f"{'predict tok/s':>13} {'plain fwd':>10}")
-    for name, section in encoders(args.quick, folder).items():
+    for name, section in encoders(folder).items():
         size, length = (8, 12) if args.quick else shape[name]
         torch.manual_seed(0)
         vocab = build_vocab([[f"w{i}" for i in range(3000)]], min_count=1, lowercase=True, max_word_chars=20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,9 +151,13 @@ class LocalStore:
             return []
         swept = []
         for path in sorted(self.root.rglob(f"{_TEMP_PREFIX}*")):
-            if path.name.startswith(_LOCK_PREFIX) or not path.is_file():
+            if path.name.startswith(_LOCK_PREFIX):
                 continue
-            if path.stat().st_mtime < older_than.timestamp():
+            try:
+                status = path.stat()
+            except FileNotFoundError:  # its put published or removed it since the walk listed it: not garbage
+                continue
+            if stat.S_ISREG(status.st_mode) and status.st_mtime < older_than.timestamp():
                 if not dry_run:
                     path.unlink(missing_ok=True)
                 swept.append(path.relative_to(self.root).as_posix())

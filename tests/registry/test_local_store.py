@@ -28,3 +28,32 @@ def test_open_store(tmp_path: Path):
     assert open_store(str(tmp_path / "abs"), Path("/elsewhere")) == LocalStore(tmp_path / "abs")
     with pytest.raises(ValueError, match="expected a folder or s3://"):
         open_store("gs://bucket/models", tmp_path)  # s3:// is covered in test_s3_store.py
+
+
+def test_sweep_passes_over_a_temp_file_its_put_published_meanwhile(tmp_path, monkeypatch):
+    """A promotion's gc sweeps while other promotions write: a temp file listed by the walk may be published
+    (renamed) before its age is read. It is not garbage, and the sweep must not fail on it (a concurrent
+    promotion once failed here with FileNotFoundError)."""
+    import os
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    from mtl.registry.store import LocalStore
+
+    store = LocalStore(tmp_path)
+    store.put("versions/v0001/a.json", b"{}")
+    racing = tmp_path / "versions" / "v0001" / ".tmp-racing"
+    racing.write_bytes(b"half")
+    old = tmp_path / "versions" / "v0001" / ".tmp-old"
+    old.write_bytes(b"left by a killed put")
+    os.utime(old, (0, 0))
+    real_stat = Path.stat
+
+    def published_meanwhile(path, *args, **kwargs):
+        if path.name == ".tmp-racing":
+            path.unlink(missing_ok=True)  # its put renamed it into place between the walk and the stat
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", published_meanwhile)
+    swept = store.sweep(datetime.now(timezone.utc) - timedelta(hours=1))
+    assert swept == ["versions/v0001/.tmp-old"] and not old.exists()
