@@ -30,10 +30,11 @@ def test_open_store(tmp_path: Path):
         open_store("gs://bucket/models", tmp_path)  # s3:// is covered in test_s3_store.py
 
 
-def test_sweep_passes_over_a_temp_file_its_put_published_meanwhile(tmp_path, monkeypatch):
+@pytest.mark.parametrize("vanish_at", [1, 2])
+def test_sweep_passes_over_a_temp_file_its_put_published_meanwhile(tmp_path, monkeypatch, vanish_at):
     """A promotion's gc sweeps while other promotions write: a temp file listed by the walk may be published
-    (renamed) before its age is read. It is not garbage, and the sweep must not fail on it (a concurrent
-    promotion once failed here with FileNotFoundError)."""
+    (renamed) before its age is read, at whichever look. It is not garbage, and the sweep must not fail on it (a
+    concurrent promotion once failed here with FileNotFoundError)."""
     import os
     from datetime import datetime, timedelta, timezone
     from pathlib import Path
@@ -47,11 +48,13 @@ def test_sweep_passes_over_a_temp_file_its_put_published_meanwhile(tmp_path, mon
     old = tmp_path / "versions" / "v0001" / ".tmp-old"
     old.write_bytes(b"left by a killed put")
     os.utime(old, (0, 0))
-    real_stat = Path.stat
+    real_stat, seen = Path.stat, []
 
     def published_meanwhile(path, *args, **kwargs):
         if path.name == ".tmp-racing":
-            path.unlink(missing_ok=True)  # its put renamed it into place between the walk and the stat
+            seen.append(path)
+            if len(seen) == vanish_at:  # by this look at it, its put has renamed it into place
+                path.unlink(missing_ok=True)
         return real_stat(path, *args, **kwargs)
 
     monkeypatch.setattr(Path, "stat", published_meanwhile)
