@@ -472,6 +472,14 @@ class ScheduleConfig(Strict):
         return value
 
 
+class DataFlowConfig(Strict):
+    """How the dataset flow (flows/dataset.py) runs the ingest stages that DVC finds out of date."""
+
+    task_runner: Literal["sequential", "dask"] = "sequential"  # dask: the outdated corpora's ingest in parallel
+    dask_address: str | None = None  # a running Dask scheduler (tcp://host:8786); None: a local cluster
+    dask_workers: int = Field(2, ge=1)  # the local cluster's worker processes (when no address)
+
+
 class NotifyConfig(Strict):
     # A URL that receives a JSON POST per event below. MTL_NOTIFY_WEBHOOK, when set, wins: keep a URL
     # that carries a secret out of params.yaml (params are copied into every registry version's lineage).
@@ -524,6 +532,7 @@ class Params(Strict):
     drift: DriftConfig = DriftConfig()
     registry: RegistryConfig = RegistryConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    data_flow: DataFlowConfig = DataFlowConfig()
     notify: NotifyConfig = NotifyConfig()
     serve: ServeConfig = ServeConfig()
 
