@@ -48,7 +48,7 @@ class Paths(Strict):
 
     raw: str = "data/raw"  # DVC-tracked corpora, one folder per corpus
     interim: str = "data/interim"  # one folder per corpus, holding:
-    records: str = "records.parquet"  # its accepted records
+    records: str = "records"  # its accepted records: a folder of Parquet shards, part-00000.parquet, ...
     quarantine: str = "quarantine.jsonl"  # its refused units
     ingest_report: str = "report.json"  # its counts per file, split and reason
     unified: str = "data/unified"  # the task-tagged dataset: <split>.parquet, and:
@@ -183,6 +183,13 @@ class ValidationConfig(Strict):
     max_tokens: int = Field(512, ge=1)
     max_line_bytes: int = Field(1_000_000, ge=1)  # a longer line is quarantined unread
     checks: ValidationChecks = ValidationChecks()
+
+
+class IngestConfig(Strict):
+    """How `mtl ingest` streams a corpus: its memory is a function of these, not of the corpus's size."""
+
+    chunk_records: int = Field(50_000, ge=1)  # units (records + rejections) per GX batch and per row group written
+    shard_records: int = Field(200_000, ge=1)  # accepted records per Parquet shard of <interim>/<corpus>/records/
 
 
 class UnifyConfig(Strict):
@@ -522,6 +529,7 @@ class Params(Strict):
     corpora: dict[str, CorpusConfig]
     tasks: dict[str, SerializeAsAny[TaskOptions]]  # each its kind's options model (parse_task)
     validation: ValidationConfig = ValidationConfig()
+    ingest: IngestConfig = IngestConfig()
     unify: UnifyConfig = UnifyConfig()
     leakage: LeakageConfig = LeakageConfig()
     model: ModelConfig = ModelConfig()

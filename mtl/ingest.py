@@ -1,16 +1,33 @@
-"""The ingest stage for one corpus: read every file, validate, write what was accepted and what was not.
+"""The ingest stage for one corpus: read every file, validate, write what was accepted and what was not, as it goes.
 
-Outputs, under <interim>/<corpus>/: records.parquet (accepted records: uid, task, split, source and the
-task kind's fields), quarantine.jsonl (every refused unit with its source, raw text, reason and key) and
-report.json (counts per file, split and reason, the GX summary, the batch checks). A batch check at "fail"
-fails the stage after the files are written, so the person reading the error can open the report and the
-quarantine.
+Outputs, under <interim>/<corpus>/: records/ (accepted records, Parquet shards part-00000.parquet, ... of at
+most ingest.shard_records rows: uid, task, split, source and the task kind's fields), quarantine.jsonl (every
+refused unit with its source, raw text, reason and key) and report.json (counts per file, split and reason, the
+GX summary, the batch checks). A batch check at "fail" fails the stage after the files are written, so the
+person reading the error can open the report and the quarantine.
+
+The corpus streams through in chunks of ingest.chunk_records units (records and rejections): each chunk is
+validated (one GX batch), its accepted records appended to the shards and its rejections to the quarantine, then
+dropped; what the batch checks need is kept as running statistics (mtl/validation/stream.py). Train comes first
+(labels are learned from it, and test is compared with it): the files feeding train are read, then the others; a
+file feeding several splits (a split column) is read twice, its train rows the first time. So the records are
+written train first, then the other splits in file order, each in read order; the same corpus gives the same
+shards byte for byte, and the same records, quarantine and report whatever the chunk size.
+
+DVC and the shards: a directory out is hashed per file, so `dvc push` uploads only shards whose bytes changed.
+But a stage that reruns rewrites all its outs: a change to one of a corpus's files reruns its whole ingest stage
+(every shard rewritten, identical ones deduplicated by the cache). Per-file incrementality inside one corpus would
+need one stage per source file, which DVC allows (foreach over files) but which this pipeline does not do: train
+must be read before test. Appending rows to the end of a corpus changes only its last shard(s); inserting near
+the start shifts every shard after it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,9 +39,10 @@ from mtl.corpora.lines import Header
 from mtl.errors import MtlError
 from mtl.extra import relabel
 from mtl.records import Record, Rejection
+from mtl.shards import ShardWriter
 from mtl.tasks import kind_of
 from mtl.tasks.kind import TaskKind, TaskOptions
-from mtl.validation import CorpusValidation, failures, validate_corpus, write_quarantine
+from mtl.validation import CorpusValidator, ValidationSummary, failures, quarantine_line
 
 # Every record table starts with these; the task's kind adds its fields (mtl/tasks: kind.fields).
 KEY_COLUMNS = [("uid", pa.string()), ("task", pa.string()), ("split", pa.string()), ("source", pa.string())]
@@ -42,32 +60,46 @@ class IngestFailed(MtlError):
 class IngestResult:
     corpus: str
     output_dir: Path
-    validation: CorpusValidation
+    validation: ValidationSummary  # labels, report, issues (the records are in the files, not here)
+    shards: int  # Parquet shards written under records/
 
 
-def read_corpus(name: str, params: Params) -> tuple[list[Record], list[Rejection], list[Header]]:
-    """Read every file of a corpus with its format's reader: the records, the readers' rejections and the header
-    lines they read (not units of input, but shown in the report)."""
+def read_units(name: str, params: Params, headers: list[Header]) -> Iterator[Record | Rejection]:
+    """Every unit of a corpus's files as its format's reader yields it, train first: the files feeding train,
+    then every file feeding another split (or whose rows' splits are unknown until read), each unit once. The
+    header lines the readers read (not units of input, but shown in the report) are appended to `headers`."""
     corpus = params.corpora[name]
     reader = FORMATS[corpus.format]
-    records: list[Record] = []
-    rejections: list[Rejection] = []
-    headers: list[Header] = []
-    sort = {Record: records, Rejection: rejections, Header: headers}
-    for key, file in corpus.files.items():
-        path = params.raw_dir / name / file.path
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run `mtl corpora pull {name}` first")
-        for item in reader.read(
-            path,
-            corpus.reader_options(key),
-            corpus=name,
-            task=corpus.task,
-            split=key,
-            max_line_bytes=params.validation.max_line_bytes,
-        ):
-            sort[type(item)].append(item)
-    return records, rejections, headers
+    mapping = params.evaluation.extra[name].labels if name in params.evaluation.extra else {}
+    read_before: set[str] = set()
+    for train_pass in (True, False):
+        for key, file in corpus.files.items():
+            options = corpus.reader_options(key)
+            split_map = getattr(options, "split_map", None)
+            feeds = set(split_map.values()) if split_map else {key}
+            if train_pass and "train" not in feeds or not train_pass and feeds == {"train"} and not split_map:
+                continue
+            path = params.raw_dir / name / file.path
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: missing; run `mtl corpora pull {name}` first")
+            for item in reader.read(path, options, corpus=name, task=corpus.task, split=key,
+                                    max_line_bytes=params.validation.max_line_bytes):
+                if isinstance(item, Header):
+                    if key not in read_before:
+                        headers.append(item)
+                    continue
+                if key in read_before and item.split == "train" or train_pass and item.split != "train":
+                    continue  # this pass is not this unit's (a file read twice gives each unit once)
+                if mapping and isinstance(item, Record):  # an extra evaluation set: its labels mapped onto the task's
+                    kept, refused = relabel([item], mapping, name)
+                    item = kept[0] if kept else refused[0]
+                yield item
+            read_before.add(key)
+
+
+def chunks(units: Iterator[Record | Rejection], size: int) -> Iterator[list[Record | Rejection]]:
+    while chunk := list(islice(units, size)):
+        yield chunk
 
 
 def ingest(name: str, params: Params) -> IngestResult:
@@ -75,43 +107,39 @@ def ingest(name: str, params: Params) -> IngestResult:
         raise KeyError(f"no corpus {name!r} in params; known: {sorted(params.corpora)}")
     corpus = params.corpora[name]
     task = params.tasks[corpus.task]
-    records, rejections, headers = read_corpus(name, params)
-    if name in params.evaluation.extra:  # an extra evaluation set: its labels mapped onto the task's first
-        records, refused = relabel(records, params.evaluation.extra[name].labels, name)
-        rejections += refused
-    validation = validate_corpus(
-        name,
-        records,
-        rejections,
-        headers=headers,
-        files=[file.path for file in corpus.files.values()],
-        splits=corpus.splits(),
-        task_name=corpus.task,
-        task=task,
-        config=params.validation,
-    )
-
+    validator = CorpusValidator(name, files=[file.path for file in corpus.files.values()], splits=corpus.splits(),
+                                task_name=corpus.task, task=task, config=params.validation)
     output_dir = params.interim_dir / name
     output_dir.mkdir(parents=True, exist_ok=True)
-    paths = params.paths
-    write_records(output_dir / paths.records, validation.accepted, record_schema(kind_of(task), task))
-    write_quarantine(output_dir / paths.quarantine, validation.quarantined)
-    (output_dir / paths.ingest_report).write_text(json.dumps(validation.report, indent=2, ensure_ascii=False) + "\n",
+    paths, schema, headers = params.paths, record_schema(kind_of(task), task), []
+    (output_dir / paths.ingest_report).unlink(missing_ok=True)  # a run that fails midway leaves no stale report
+    with ShardWriter(output_dir / paths.records, schema, params.ingest.shard_records) as shards, \
+            (output_dir / paths.quarantine).open("wb") as quarantine:
+        for chunk in chunks(read_units(name, params, headers), params.ingest.chunk_records):
+            outcomes = validator.validate(chunk)
+            shards.write(records_table([unit for unit in outcomes if isinstance(unit, Record)], schema))
+            quarantine.writelines(quarantine_line(unit) for unit in outcomes if isinstance(unit, Rejection))
+    summary = validator.finish(headers)
+    (output_dir / paths.ingest_report).write_text(json.dumps(summary.report, indent=2, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")
-
-    failed = failures(validation)
+    failed = failures(summary)
     if failed:
         raise IngestFailed("\n".join(issue.message for issue in failed))
-    return IngestResult(name, output_dir, validation)
+    return IngestResult(name, output_dir, summary, shards.shards)
+
+
+def records_table(records: list[Record], schema: pa.Schema) -> pa.Table:
+    columns = {"uid": [r.uid for r in records], "task": [r.task for r in records],
+               "split": [r.split for r in records], "source": [r.source for r in records]}
+    for name in schema.names[len(KEY_COLUMNS):]:
+        columns[name] = [r.fields[name] for r in records]
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def write_records(path: Path, records_by_split: dict[str, list[Record]], schema: pa.Schema) -> None:
-    rows = [record for split in sorted(records_by_split) for record in records_by_split[split]]
-    columns = {"uid": [r.uid for r in rows], "task": [r.task for r in rows], "split": [r.split for r in rows],
-               "source": [r.source for r in rows]}
-    for name in schema.names[len(KEY_COLUMNS):]:
-        columns[name] = [r.fields[name] for r in rows]
-    pq.write_table(pa.Table.from_pydict(columns, schema=schema), path)
+    """One Parquet file of records held in memory (validate_corpus's), split by split."""
+    pq.write_table(records_table([r for split in sorted(records_by_split) for r in records_by_split[split]], schema),
+                   path)
 
 
 def counts_table(params: Params) -> list[dict]:

@@ -21,8 +21,8 @@ LAYERS = [
     ("base", ["mtl.errors", "mtl.records", "mtl.offline", "mtl.urls", "mtl.logs"]),
     ("plugins", ["mtl.tasks", "mtl.corpora"]),  # the readers; fetching corpora is data work, below
     ("config", ["mtl.config"]),
-    ("data", ["mtl.corpora.fetch", "mtl.validation", "mtl.extra", "mtl.ingest", "mtl.leakage", "mtl.drift",
-              "mtl.dataset"]),
+    ("data", ["mtl.corpora.fetch", "mtl.validation", "mtl.extra", "mtl.shards", "mtl.ingest", "mtl.leakage",
+              "mtl.drift", "mtl.dataset"]),
     ("model", ["mtl.model"]),
     ("training", ["mtl.training"]),
     ("evaluation", ["mtl.evaluation"]),

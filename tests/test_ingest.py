@@ -1,4 +1,4 @@
-"""The ingest stage on small corpora written by each test: what reaches records.parquet, quarantine.jsonl and
+"""The ingest stage on small corpora written by each test: what reaches records/ (Parquet shards), quarantine.jsonl and
 report.json for scores, pairs and numeric labels, header lines, and files that cannot be read."""
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def test_scores_that_are_not_numbers_are_quarantined_with_a_clear_reason(default
         "4": ("train", "score_out_of_range", "score 7.5 outside the range [1, 5]"),
         "5": ("test", "not_a_number", "score 'inf' is not a finite number"),
     }
-    table = pq.read_table(result.output_dir / "records.parquet").to_pylist()
-    assert [(row["split"], row["tokens"], row["tokens_b"], row["score"]) for row in table] == [
-        ("test", ["a", "girl"], ["a", "boy"], 1.0), ("train", ["a", "dog", "runs"], ["a", "dog", "moves"], 4.5)]
+    table = pq.read_table(result.output_dir / "records").to_pylist()
+    assert [(row["split"], row["tokens"], row["tokens_b"], row["score"]) for row in table] == [  # train first
+        ("train", ["a", "dog", "runs"], ["a", "dog", "moves"], 4.5), ("test", ["a", "girl"], ["a", "boy"], 1.0)]
     report = json.loads((result.output_dir / "report.json").read_text())
     assert {split: (e["read"], e["accepted"], e["quarantined"]) for split, e in report["splits"].items()} == {
         "train": (3, 1, 2), "test": (2, 1, 1)}
@@ -74,7 +74,7 @@ def test_jsonl_pairs_and_numeric_labels(default_params, tmp_path) -> None:
     with pytest.raises(IngestFailed, match="quarantine_fraction"):  # 2 of 4 refused: the stage fails, files written
         ingest("toy_jsonl", params)
     folder = tmp_path / "interim" / "toy_jsonl"
-    rows = pq.read_table(folder / "records.parquet").to_pylist()
+    rows = pq.read_table(folder / "records").to_pylist()
     assert [(row["tokens"], row["tokens_b"], row["score"]) for row in rows] == [
         (["A", "man", "plays", "."], ["Someone", "plays", "."], 4.5), (["A", "dog"], ["An", "animal"], 2.0)]
     assert [(r.key, r.reason) for r in read_quarantine(folder / "quarantine.jsonl")] == [

@@ -47,44 +47,44 @@ class Accounting:
     cells: dict[tuple[str, str], Counts]  # (file, split)
 
 
-def count_units(
-    files: list[str],
-    splits: list[str],
-    records: list[Record],
-    reader_rejections: list[Rejection],
-    accepted: list[Record],
-    quarantined: list[Rejection],
-) -> Accounting:
-    """Count every file and split, and raise AccountingError unless read == accepted + quarantined for each.
+class Tally:
+    """The counts of one corpus as its units stream through validation, closed into an Accounting at the end.
 
-    `read` is counted from the readers' output, `accepted + quarantined` from validation's: the two agree
-    only if validation neither lost nor duplicated a record."""
-    cells: dict[tuple[str, str], Counts] = {}
+    `read` counts the readers' output, `accepted` and `quarantined` validation's: the two agree only if
+    validation neither lost nor duplicated a unit, which `close` checks per (file, split) cell."""
 
-    def cell(source: str, split: str) -> Counts:
+    def __init__(self, files: list[str], splits: list[str]) -> None:
+        self.files, self.splits = files, splits
+        self.cells: dict[tuple[str, str], Counts] = {}
+
+    def _cell(self, source: str, split: str) -> Counts:
         file = file_of(source)
-        if file not in files:
-            raise AccountingError(f"{source}: file {file!r} is not one of the corpus's files {files}")
-        return cells.setdefault((file, split or UNASSIGNED), Counts())
+        if file not in self.files:
+            raise AccountingError(f"{source}: file {file!r} is not one of the corpus's files {self.files}")
+        return self.cells.setdefault((file, split or UNASSIGNED), Counts())
 
-    for unit in [*records, *reader_rejections]:
-        cell(unit.source, unit.split).read += 1
-    for record in accepted:
-        cell(record.source, record.split).accepted += 1
-    for rejection in quarantined:
-        counts = cell(rejection.source, rejection.split)
+    def read(self, unit: Record | Rejection) -> None:
+        self._cell(unit.source, unit.split).read += 1
+
+    def accepted(self, record: Record) -> None:
+        self._cell(record.source, record.split).accepted += 1
+
+    def quarantined(self, rejection: Rejection) -> None:
+        counts = self._cell(rejection.source, rejection.split)
         counts.quarantined += 1
         counts.by_reason[rejection.key] += 1
 
-    by_file = {file: Counts() for file in files}
-    by_split = {split: Counts() for split in splits}
-    for (file, split), counts in cells.items():
-        if counts.read != counts.accepted + counts.quarantined:
-            raise AccountingError(f"{file} ({split}): read {counts.read} != accepted {counts.accepted} + "
-                                  f"quarantined {counts.quarantined}")
-        for total in (by_file[file], by_split.setdefault(split, Counts())):
-            total.read += counts.read
-            total.accepted += counts.accepted
-            total.quarantined += counts.quarantined
-            total.by_reason.update(counts.by_reason)
-    return Accounting(by_file, by_split, cells)
+    def close(self) -> Accounting:
+        """Counts per file and split; AccountingError unless read == accepted + quarantined in every cell."""
+        by_file = {file: Counts() for file in self.files}
+        by_split = {split: Counts() for split in self.splits}
+        for (file, split), counts in self.cells.items():
+            if counts.read != counts.accepted + counts.quarantined:
+                raise AccountingError(f"{file} ({split}): read {counts.read} != accepted {counts.accepted} + "
+                                      f"quarantined {counts.quarantined}")
+            for total in (by_file[file], by_split.setdefault(split, Counts())):
+                total.read += counts.read
+                total.accepted += counts.accepted
+                total.quarantined += counts.quarantined
+                total.by_reason.update(counts.by_reason)
+        return Accounting(by_file, by_split, dict(self.cells))

@@ -8,16 +8,19 @@ opening the report.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from mtl.config import ValidationConfig
 from mtl.records import Record, Rejection, file_of
 from mtl.validation.accounting import UNASSIGNED, Accounting, Counts
+from mtl.validation.hashes import HashSet64, hashes_of
 
 MAX_EXAMPLES = 5
+CHECKS = ("quarantine_fraction", "empty_split", "unseen_label", "train_test_overlap")  # in report order
 Finding = tuple[str, list[str]]  # (what was found, examples), before the corpus and check are named
 
 
@@ -34,35 +37,127 @@ def failures(result: Any) -> list[BatchIssue]:
     return [issue for issue in result.issues if issue.action == "fail"]
 
 
-def batch_checks(
-    corpus: str,
-    *,
-    accounting: Accounting,
-    records: dict[str, list[Record]],
-    accepted: dict[str, list[Record]],
-    quarantined: list[Rejection],
-    labels_of: Callable[[Record], list[str]],
-    text_of: Callable[[Record], str],
-    config: ValidationConfig,
-) -> list[BatchIssue]:
-    """Run every check whose action is not "off"; return the issues found, in check order. records and
-    accepted: split -> records (as the task's kind parsed them); text_of: a record's text(s) as one string."""
-    checks: dict[str, Callable[[], Finding | None]] = {
-        "quarantine_fraction": lambda: quarantine_fraction(accounting.files, quarantined,
-                                                           config.max_quarantine_fraction),
-        "empty_split": lambda: empty_split(accounting.splits),
-        "unseen_label": lambda: unseen_label(records, accepted, labels_of),
-        "train_test_overlap": lambda: train_test_overlap(accepted, text_of),
-    }
-    issues: list[BatchIssue] = []
-    for check, run in checks.items():
-        action = getattr(config.checks, check)
-        if action == "off":
-            continue
-        finding = run()
-        if finding is not None:
-            issues.append(issue(corpus, check, action, finding))
-    return issues
+class BatchChecks:
+    """The batch checks' running statistics, fed as validation decides each record, so that a corpus streamed in
+    chunks of any size gives the same findings as one read whole. What they keep is compact: counters keyed by
+    label, the first few examples, and 64-bit hashes of train texts (hashes.py), never the records.
+
+    Units must come train first (CorpusValidator enforces it): a test text is then compared with every train
+    text as it arrives, and a dev/test label with every label of accepted train records."""
+
+    def __init__(self, corpus: str, config: ValidationConfig, *, labels_of: Callable[[Record], list[str]],
+                 text_of: Callable[[Record], str]) -> None:
+        self.corpus, self.config = corpus, config
+        self.labels_of, self.text_of = labels_of, text_of
+        self.actions = {check: getattr(config.checks, check) for check in CHECKS}
+        self._seq = 0  # the position of a quarantined unit in the quarantine
+        self._refused_examples: dict[str, list[tuple[int, str]]] = {}  # file -> its first quarantined units
+        self._train_labels: set[str] = set()  # labels of accepted train records
+        self._unseen: dict[str, dict[str, list]] = {}  # label -> split -> [records using it, first source]
+        self._train_texts = HashSet64()
+        self._test = 0  # accepted test records
+        self._overlap: list[np.ndarray] = []  # hashes of the test texts found in train
+        self._longest: list[tuple[int, int, str, str]] = []  # (-length, seq, source, text) of overlapping texts
+
+    def quarantined(self, rejection: Rejection) -> None:
+        self._seq += 1
+        examples = self._refused_examples.setdefault(file_of(rejection.source), [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append((self._seq, f"{rejection.source} ({_clip(rejection.reason, 80)})"))
+
+    def parsed(self, records: list[Record]) -> None:
+        """Records the task's kind parsed, accepted or not, in order: their dev/test labels unseen in train."""
+        if self.actions["unseen_label"] == "off":
+            return
+        for record in records:
+            if record.split == "train":
+                continue
+            for label in set(self.labels_of(record)) - self._train_labels:
+                entry = self._unseen.setdefault(label, {}).setdefault(record.split, [0, record.source])
+                entry[0] += 1
+
+    def accepted(self, records: list[Record]) -> None:
+        """Accepted records, in order, train before the others."""
+        train = [record for record in records if record.split == "train"]
+        for record in train:
+            self._train_labels.update(self.labels_of(record))
+        if self.actions["train_test_overlap"] == "off":
+            return
+        if train:
+            self._train_texts.add(hashes_of(self.text_of(record) for record in train))
+        test = [record for record in records if record.split == "test"]
+        if not test:
+            return
+        texts = [self.text_of(record) for record in test]
+        hashes = hashes_of(texts)
+        found = self._train_texts.contains(hashes)
+        self._overlap.append(hashes[found])
+        for at in np.flatnonzero(found):
+            self._longest.append((-len(texts[at]), self._test + int(at), test[at].source, texts[at]))
+        if len(self._longest) > 10 * MAX_EXAMPLES:
+            self._longest = sorted(self._longest)[:MAX_EXAMPLES]
+        self._test += len(test)
+
+    def issues(self, accounting: Accounting, splits: list[str]) -> list[BatchIssue]:
+        """Run every check whose action is not "off"; return the issues found, in check order."""
+        checks: dict[str, Callable[[], Finding | None]] = {
+            "quarantine_fraction": lambda: self._quarantine_fraction(accounting.files),
+            "empty_split": lambda: empty_split(accounting.splits),
+            "unseen_label": lambda: self._unseen_label(splits),
+            "train_test_overlap": self._train_test_overlap,
+        }
+        issues: list[BatchIssue] = []
+        for check, run in checks.items():
+            action = self.actions[check]
+            if action == "off":
+                continue
+            finding = run()
+            if finding is not None:
+                issues.append(issue(self.corpus, check, action, finding))
+        return issues
+
+    def _quarantine_fraction(self, files: dict[str, Counts]) -> Finding | None:
+        limit = self.config.max_quarantine_fraction
+        over = {file: count for file, count in files.items() if count.quarantined_fraction > limit}
+        if not over:
+            return None
+        parts = []
+        for file, count in sorted(over.items(), key=lambda item: -item[1].quarantined_fraction):
+            top = ", ".join(f"{key} {n}" for key, n in count.by_reason.most_common(3))
+            parts.append(
+                f"{file} quarantined {count.quarantined} of {count.read} "
+                f"({count.quarantined_fraction:.2%} > {limit:.2%}; {top})"
+            )
+        first = sorted(example for file in over for example in self._refused_examples.get(file, []))
+        return "; ".join(parts), [text for _, text in first[:MAX_EXAMPLES]]
+
+    def _unseen_label(self, splits: list[str]) -> Finding | None:
+        """Labels of dev/test records (accepted or not) that no accepted train record has.
+
+        Refused dev/test records count too: with a learned label set, a dev label absent from train makes
+        its records fail the label expectation, and this check is what names the label plainly."""
+        if not self._unseen:
+            return None
+        order = {split: i for i, split in enumerate(splits)}
+        worst = []
+        for label, by_split in self._unseen.items():
+            count = sum(n for n, _ in by_split.values())
+            first = by_split[min(by_split, key=lambda split: order.get(split, len(order)))][1]
+            worst.append((-count, label, first))
+        examples = [f"{label!r} in {-count} record(s), first {first}" for count, label, first in sorted(worst)]
+        return f"{len(self._unseen)} dev/test label(s) never seen in train", examples[:MAX_EXAMPLES]
+
+    def _train_test_overlap(self) -> Finding | None:
+        """Test records whose text (tokens joined by spaces; a pair's two texts together) is exactly a train
+        record's: a pair leaks only when the pair repeats, not when one of its sentences does."""
+        overlap = np.concatenate(self._overlap) if self._overlap else np.empty(0, dtype=np.uint64)
+        if not len(self._train_texts) or not self._test or not len(overlap):
+            return None
+        # the longest shared texts first: those are leaked examples, while "Mike" or "..." recur by chance
+        longest = sorted(self._longest)[:MAX_EXAMPLES]
+        examples = [f"{source} {_clip(text, 60)!r}" for _, _, source, text in longest]
+        return (f"{len(overlap)} of {self._test} test texts also in train ({len(np.unique(overlap))} distinct)",
+                examples)
 
 
 def issue(corpus: str, check: str, action: Literal["fail", "warn"], finding: Finding) -> BatchIssue:
@@ -81,24 +176,6 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def quarantine_fraction(files: dict[str, Counts], quarantined: list[Rejection], limit: float) -> Finding | None:
-    over = {file: count for file, count in files.items() if count.quarantined_fraction > limit}
-    if not over:
-        return None
-    parts = []
-    for file, count in sorted(over.items(), key=lambda item: -item[1].quarantined_fraction):
-        top = ", ".join(f"{key} {n}" for key, n in count.by_reason.most_common(3))
-        parts.append(
-            f"{file} quarantined {count.quarantined} of {count.read} "
-            f"({count.quarantined_fraction:.2%} > {limit:.2%}; {top})"
-        )
-    examples = [
-        f"{rejection.source} ({_clip(rejection.reason, 80)})" for rejection in quarantined
-        if file_of(rejection.source) in over
-    ][:MAX_EXAMPLES]
-    return "; ".join(parts), examples
-
-
 def empty_split(splits: dict[str, Counts]) -> Finding | None:
     empty = [
         f"{split} (read {count.read}, quarantined {count.quarantined})"
@@ -108,48 +185,6 @@ def empty_split(splits: dict[str, Counts]) -> Finding | None:
     if not empty:
         return None
     return f"{len(empty)} split(s) with no accepted records: " + ", ".join(empty), []
-
-
-def unseen_label(
-    records: dict[str, list[Record]], accepted: dict[str, list[Record]], labels_of: Callable[[Record], list[str]]
-) -> Finding | None:
-    """Labels of dev/test records (accepted or not) that no accepted train record has.
-
-    Refused dev/test records count too: with a learned label set, a dev label absent from train makes
-    its records fail the label expectation, and this check is what names the label plainly.
-    """
-    seen = {label for record in accepted.get("train", []) for label in labels_of(record)}
-    unseen: dict[str, list[str]] = defaultdict(list)  # label -> sources of the records using it
-    for split, split_records in records.items():
-        if split == "train":
-            continue
-        for record in split_records:
-            for label in set(labels_of(record)) - seen:
-                unseen[label].append(record.source)
-    if not unseen:
-        return None
-    worst = sorted(unseen.items(), key=lambda item: (-len(item[1]), item[0]))
-    examples = [f"{label!r} in {len(sources)} record(s), first {sources[0]}" for label, sources in worst]
-    return f"{len(unseen)} dev/test label(s) never seen in train", examples[:MAX_EXAMPLES]
-
-
-def train_test_overlap(accepted: dict[str, list[Record]], text_of: Callable[[Record], str]) -> Finding | None:
-    """Test records whose text (tokens joined by spaces; a pair's two texts together) is exactly a train
-    record's: a pair leaks only when the pair repeats, not when one of its sentences does."""
-    if not accepted.get("train") or not accepted.get("test"):
-        return None
-    train_texts = {text_of(record) for record in accepted["train"]}
-    overlap = [record for record in accepted["test"] if text_of(record) in train_texts]
-    if not overlap:
-        return None
-    distinct = Counter(text_of(record) for record in overlap)
-    # the longest shared texts first: those are leaked examples, while "Mike" or "..." recur by chance
-    longest = sorted(overlap, key=lambda record: -len(text_of(record)))[:MAX_EXAMPLES]
-    examples = [f"{record.source} {_clip(text_of(record), 60)!r}" for record in longest]
-    return (
-        f"{len(overlap)} of {len(accepted['test'])} test texts also in train ({len(distinct)} distinct)",
-        examples,
-    )
 
 
 def _clip(text: str, limit: int) -> str:

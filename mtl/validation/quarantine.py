@@ -18,23 +18,26 @@ FIELDS = ("source", "split", "uid", "key", "reason", "raw")
 
 def write_quarantine(path: str | Path, rejections: Iterable[Rejection]) -> int:
     """Write one JSON object per line: {source, split, uid, key, reason, raw}. Returns the number written.
-
-    Text is written as itself (ensure_ascii=False), so a person reads "naïve", not "na\\u00efve"; an entry
-    that UTF-8 cannot encode (a lone surrogate a JSON escape put in a label, then in a reason) is written with
-    JSON escapes instead, which read back to the very same strings."""
+    (`mtl ingest` appends each chunk's lines to the open file as it goes: quarantine_line.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("wb") as file:
         for rejection in rejections:
-            entry = {name: getattr(rejection, name) for name in FIELDS}
-            try:
-                line = json.dumps(entry, ensure_ascii=False).encode("utf-8")
-            except UnicodeEncodeError:
-                line = json.dumps(entry).encode("ascii")
-            file.write(line + b"\n")
+            file.write(quarantine_line(rejection))
             count += 1
     return count
+
+
+def quarantine_line(rejection: Rejection) -> bytes:
+    """One entry, newline included. Text is written as itself (ensure_ascii=False), so a person reads "naïve",
+    not "na\\u00efve"; an entry that UTF-8 cannot encode (a lone surrogate a JSON escape put in a label, then in a
+    reason) is written with JSON escapes instead, which read back to the very same strings."""
+    entry = {name: getattr(rejection, name) for name in FIELDS}
+    try:
+        return json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(entry).encode("ascii") + b"\n"
 
 
 def read_quarantine(path: str | Path) -> list[Rejection]:

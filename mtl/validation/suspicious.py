@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from mtl.corpora.lines import Header
 from mtl.records import Record, file_of
@@ -24,18 +24,25 @@ FREQUENT = 10  # a label this many times as frequent as a look-alike is the one 
 INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})  # controls, format characters, spaces, unassigned
 
 
-def suspicious_labels(
-    corpus: str, train: list[Record], labels_of: Callable[[Record], list[str]], labels: list[str]
-) -> BatchIssue | None:
-    """train: the records `labels` were learned from."""
+class LabelTally:
+    """How often each label occurs in the train records a label set is learned from, and its first record's
+    source: all that suspicious_labels needs, kept as the records stream by."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, str] = {}  # label -> source of its first record
+
+    def add(self, record: Record, labels: list[str]) -> None:
+        for label in labels:
+            self.counts[label] += 1
+            self.first.setdefault(label, record.source)
+
+
+def suspicious_labels(corpus: str, tally: LabelTally, labels: list[str]) -> BatchIssue | None:
+    """tally: the train records `labels` were learned from."""
     learned = set(labels)
-    counts: Counter[str] = Counter()
-    first: dict[str, str] = {}  # label -> source of its first record
-    for record in train:
-        for label in labels_of(record):
-            if label in learned:
-                counts[label] += 1
-                first.setdefault(label, record.source)
+    counts = Counter({label: n for label, n in tally.counts.items() if label in learned})
+    first = tally.first
     found = []
     for label, count in sorted(counts.items(), key=lambda item: (item[1], item[0])):
         why = [f"occurs once ({first[label]})"] if count == 1 else []

@@ -61,7 +61,8 @@ class ToyCorpus:
         return rejection
 
     def validate(
-        self, options: TaskOptions, config: ValidationConfig | None = None, *, splits: list[str] | None = None
+        self, options: TaskOptions, config: ValidationConfig | None = None, *, splits: list[str] | None = None,
+        chunk_records: int | None = None,
     ) -> CorpusValidation:
         used = {unit.split for unit in [*self.records, *self.rejections]}
         if splits is None:
@@ -78,6 +79,7 @@ class ToyCorpus:
             task_name="toy",
             task=options,
             config=config or ValidationConfig(checks=ALL_OFF),
+            chunk_records=chunk_records,
         )
 
     @staticmethod

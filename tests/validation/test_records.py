@@ -64,14 +64,17 @@ def test_too_long_and_too_short_are_quarantined(corpus):
     assert result.report["quarantined_by_reason"] == {"too_long": 1, "too_short": 1}
 
 
-def test_duplicate_uids_are_quarantined_both(corpus):
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_a_uid_an_earlier_record_had_is_quarantined(corpus, chunk):
     first = corpus.text("train", "a b", "pos", uid="same")
     second = corpus.text("train", "c d", "neg", uid="same")
+    third = corpus.text("test", "g h", "neg", uid="same")
     kept = corpus.text("train", "e f", "neg")
-    result = corpus.validate(CLASSIFICATION)
-    # neither copy can be told to be the right one: both go to the quarantine
-    assert corpus.reasons(result) == {first.source: "duplicate uid: same", second.source: "duplicate uid: same"}
-    assert result.accepted["train"] == [kept]
+    result = corpus.validate(CLASSIFICATION, chunk_records=chunk)
+    # ingest streams: the first copy was written before the second was read, so it stays; every later copy is
+    # quarantined, whether in the same chunk or a later one, and in another split too
+    assert corpus.reasons(result) == {second.source: "duplicate uid: same", third.source: "duplicate uid: same"}
+    assert result.accepted == {"train": [first, kept], "test": []}
 
 
 def test_classification_label_missing_or_unknown(corpus):
@@ -157,4 +160,4 @@ def test_report_is_json_ready_and_summarises_the_suite(corpus):
         "success": False,
         "unexpected_count": 1,
     }
-    assert {e["column"] for e in report["suite"]["expectations"]} >= {"n_tokens", "uid", "n_tags,n_tokens"}
+    assert {e["column"] for e in report["suite"]["expectations"]} >= {"n_tokens", "duplicate_uid", "n_tags,n_tokens"}
