@@ -332,6 +332,7 @@ class TrainingConfig(Strict):
     batch_size: int = Field(2000, ge=1)  # per step, one task's batch of this many batch_unit (shared by processes)
     batch_unit: Literal["tokens", "sentences"] = "tokens"  # tokens: padded tokens (B x T) per batch
     pool_size: int = Field(2048, ge=1)  # sentences shuffled together then sorted by length; 1 = no bucketing
+    prefetch: int = Field(2, ge=0)  # steps' batches a background thread prepares ahead (training/prefetch.py); 0: none
     sampler: SamplerConfig = SamplerConfig()
     loss_weights: dict[str, float] = {}  # task -> static loss weight λ; a task not listed weighs 1.0
     weighting: WeightingConfig = WeightingConfig()  # static (λ above), uncertainty, dwa, gradnorm or pcgrad

@@ -1,8 +1,9 @@
 """The training loop: setup, loop, evaluate, checkpoint. One flat loop of small named steps, no framework.
 
 Each step takes length-bucketed batches (one sampled task's, or one of every task's for the weighting
-methods that need several tasks' losses) and makes one AdamW step on the losses as the configured
-weighting combines them (step.py, weighting/). The realised task mix is logged per sampling window.
+methods that need several tasks' losses; drawn ahead by a background thread, prefetch.py) and makes one
+AdamW step on the losses as the configured weighting combines them (step.py, weighting/). The realised
+task mix is logged per sampling window.
 Every eval_every steps the dev sets are scored; the best model so far is kept in out_dir/model/ and
 training stops after `patience` evaluations without a better mean dev score. Every checkpoint_every
 steps everything the loop advances is saved, so resume=True continues exactly: the resumed run ends with
@@ -35,8 +36,9 @@ from mtl.training.device import make_scaler, resolve_device, setup_threads
 from mtl.training.distributed import World, barrier, broadcast, device_for, gather, join, leave, mean, same_weights
 from mtl.training.evaluate import dev_score, evaluate, primary_metrics
 from mtl.training.logs import EVAL_COLUMNS, MIX_COLUMNS, TRAIN_COLUMNS, CsvLog
+from mtl.training.prefetch import Drawer, Prefetch
 from mtl.training.samplers import TaskMix, TaskSampler
-from mtl.training.step import learning_rate, make_optimizer, next_batch, set_learning_rate, train_step
+from mtl.training.step import learning_rate, make_optimizer, set_learning_rate, train_step
 from mtl.training.weighting import Weighting, make_weighting
 
 log = logging.getLogger(__name__)
@@ -188,11 +190,6 @@ def compile_encoders(model: MultiTaskModel) -> None:
 # --- one step's helpers -----------------------------------------------------------------------------
 
 
-def step_tasks(run: Run, step: int) -> list[str]:
-    """The tasks whose batches this step trains: every task, or the one the sampler draws."""
-    return list(run.train_data) if run.weighting.every_task else [run.sampler.sample(step)]
-
-
 def close_mix_window(run: Run, step: int) -> None:
     """task_mix.csv rows for the window holding `step`: batches per task, their share, the expected share."""
     for row in run.mix.close(step, run.sampler.window(step), run.sampler.probabilities_at(step)):
@@ -226,18 +223,19 @@ def save_best(model: MultiTaskModel, folder: Path) -> None:
     replace_folder(staged, folder)
 
 
-def save_checkpoint(run: Run) -> None:
+def save_checkpoint(run: Run, position: dict) -> None:
     """Rank 0 writes everything the loop advances, with every rank's generators, after checking that every
-    rank holds the same weights."""
+    rank holds the same weights. position: the sampler's and batch streams' state as of the batches trained so
+    far (Prefetch.position), not as the batches prepared ahead left them."""
     same_weights(run.model, run.world)
     rngs = gather(ckpt.rng_state(run.device), run.world)
     if not run.world.main:
         return
     run.flush_logs()
     run.state["wall_seconds"] = run.elapsed()
-    run.state["sampler"] = run.sampler.state_dict()
+    run.state["sampler"] = position["sampler"]
     run.state["mix"] = run.mix.state_dict()
-    run.state["batches"] = {name: stream.state_dict() for name, stream in run.streams.items()}
+    run.state["batches"] = position["batches"]
     run.state["scaler"] = run.scaler.state_dict() if run.scaler is not None else None
     tensors, run.state["weighting"] = run.weighting.state_dict()
     ckpt.save_checkpoint(run.out_dir / run.checkpoints_dir, run.model, run.optimizer, run.state, tensors, rngs)
@@ -289,6 +287,21 @@ def train(params: Params, *, data_dir: Path, out_dir: Path, resume: bool = False
 
 
 def loop(run: Run, params: Params) -> TrainResult:
+    """Train from the step after run.state["step"] to the end; the thread drawing batches ends with it."""
+    cfg, state = params.training, run.state
+    pin = run.device.type == "cuda"  # pinned batches: their copy to the GPU overlaps the step before
+    drawer = Drawer(run.sampler, run.streams, run.train_data, every_task=run.weighting.every_task, world=run.world,
+                    pin=pin)
+    started = time.perf_counter()
+    with Prefetch(drawer, state["step"] + 1, cfg.max_steps, cfg.prefetch) as prefetch:
+        result = train_steps(run, params, prefetch)
+    if run.world.main:
+        log.info("waiting for batches: %.1f s, %.1f%% of the training steps' time (training.prefetch %d)",
+                 prefetch.waited, 100 * prefetch.waited / max(time.perf_counter() - started, 1e-9), cfg.prefetch)
+    return result
+
+
+def train_steps(run: Run, params: Params, prefetch: Prefetch) -> TrainResult:
     cfg, state, world = params.training, run.state, run.world
     kinds = {name: data.kind for name, data in run.train_data.items()}
     pin = run.device.type == "cuda"
@@ -303,11 +316,9 @@ def loop(run: Run, params: Params) -> TrainResult:
         step = state["step"] = state["step"] + 1
         lr = learning_rate(step, cfg)
         set_learning_rate(run.optimizer, lr)
-        trained = step_tasks(run, step)
-        batches = {}
-        for task in trained:
-            batch = next_batch(run.train_data[task], run.streams[task], world)
-            batches[task] = (batch.pin_memory() if pin else batch).to(run.device, non_blocking=pin)
+        draw = prefetch.next()
+        trained = draw.tasks
+        batches = {task: batch.to(run.device, non_blocking=pin) for task, batch in draw.batches.items()}
         losses, total, weights = train_step(run.model, run.optimizer, batches, kinds, run.weighting, cfg.clip,
                                             cfg.precision, run.scaler, world)
         total = mean(total, world)  # over the ranks' shares, for the log
@@ -336,7 +347,7 @@ def loop(run: Run, params: Params) -> TrainResult:
 
         # 4. checkpoint: after the evaluation, so it holds this step's best score and patience counter
         if step % cfg.checkpoint_every == 0 or state["stopped"] is not None:
-            save_checkpoint(run)
+            save_checkpoint(run, prefetch.position)
         if world.main:
             progress.tick()
     result = TrainResult(state["step"], cfg.max_steps, state["best_step"], state["best_score"],
