@@ -194,6 +194,7 @@ class IngestConfig(Strict):
 
 class UnifyConfig(Strict):
     dev_fraction: float = Field(0.1, gt=0, lt=1)  # carved from train, by uid hash, where a corpus has no dev
+    batch_rows: int = Field(16_384, ge=1)  # records per streamed batch and per Parquet row group: bounds memory
 
 
 class LeakageConfig(Strict):

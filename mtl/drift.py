@@ -1,6 +1,6 @@
 """Drift: has the data a candidate was trained on moved away from the data production was trained on?
 
-`train_statistics` summarises a dataset's train split per task: how many examples, the distribution of its
+`train_statistics` (or `TrainStatistics`, fed batch by batch) summarises a dataset's train split per task: how many examples, the distribution of its
 outcomes (tags, labels or score ranges: the kind's `outcomes`), of its sentence lengths, and its vocabulary
 (lowercased words with counts). Unify writes it beside the dataset (paths.data_stats); a promotion saves it with
 the registry version (lineage "data_stats"), so production's statistics travel with production.
@@ -21,6 +21,7 @@ when their share passes `max_unseen`. The gate reports drift beside its table, a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -32,22 +33,50 @@ from mtl.tasks.kind import TaskOptions
 _EXAMPLE_WORDS = 8  # unseen words listed per task
 
 
-def train_statistics(rows: dict[str, list[dict[str, Any]]], tasks: dict[str, TaskOptions]) -> dict:
-    """{task: {examples, outcomes: {value: n}, lengths: {tokens: n}, vocabulary: {word: n}}} of each task's
-    train rows (its kind's fields)."""
-    out = {}
-    for name, task_rows in rows.items():
-        kind, options = kind_of(tasks[name]), tasks[name]
+class TrainStatistics:
+    """Running train statistics, fed a batch of rows at a time (unify streams the train split through it): its
+    memory is the counters (outcomes, length histogram, vocabulary), not the rows."""
+
+    def __init__(self, tasks: dict[str, TaskOptions]) -> None:
+        self.tasks = tasks
+        self.examples: Counter = Counter()
+        self.outcomes: dict[str, Counter] = {}
+        self.lengths: dict[str, Counter] = {}
+        self.vocabulary: dict[str, Counter] = {}
+
+    def add(self, task: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Count a batch of the task's train rows (each with its kind's fields)."""
+        kind, options = kind_of(self.tasks[task]), self.tasks[task]
         texts = kind.text_fields(options)
-        outcomes, lengths, vocabulary = Counter(), Counter(), Counter()
-        for row in task_rows:
+        outcomes = self.outcomes.setdefault(task, Counter())
+        lengths = self.lengths.setdefault(task, Counter())
+        vocabulary = self.vocabulary.setdefault(task, Counter())
+        for row in rows:
+            self.examples[task] += 1
             outcomes.update(kind.outcomes(row, options))
             for text in texts:
                 lengths[len(row[text])] += 1
                 vocabulary.update(token.lower() for token in row[text])
-        out[name] = {"examples": len(task_rows), "outcomes": dict(sorted(outcomes.items())),
-                     "lengths": {str(n): lengths[n] for n in sorted(lengths)}, "vocabulary": dict(vocabulary)}
-    return out
+
+    def result(self, order: Iterable[str] | None = None) -> dict:
+        """{task: {examples, outcomes: {value: n}, lengths: {tokens: n}, vocabulary: {word: n}}}, in `order`
+        (default: the order the tasks were first added); a task in `order` never added has zero examples."""
+        out = {}
+        for name in (order if order is not None else self.outcomes):
+            outcomes, lengths = self.outcomes.get(name, Counter()), self.lengths.get(name, Counter())
+            out[name] = {"examples": self.examples[name], "outcomes": dict(sorted(outcomes.items())),
+                         "lengths": {str(n): lengths[n] for n in sorted(lengths)},
+                         "vocabulary": dict(self.vocabulary.get(name, Counter()))}
+        return out
+
+
+def train_statistics(rows: dict[str, list[dict[str, Any]]], tasks: dict[str, TaskOptions]) -> dict:
+    """{task: {examples, outcomes: {value: n}, lengths: {tokens: n}, vocabulary: {word: n}}} of each task's
+    train rows (its kind's fields)."""
+    statistics = TrainStatistics(tasks)
+    for name, task_rows in rows.items():
+        statistics.add(name, task_rows)
+    return statistics.result(rows)
 
 
 def compare(production: dict, candidate: dict, config: DriftConfig) -> dict[str, dict]:

@@ -6,11 +6,16 @@ and NER's test was seen by the encoder before NER is scored on it. Within one ta
 train_test_overlap check finds this; across tasks only the unified dataset shows it, so unify runs this check.
 
 Texts are compared normalised: lowercased, punctuation dropped, whitespace collapsed. Exact: the normalised
-texts are equal. Near-duplicate: not exact, and the Jaccard similarity of the two texts' word-bigram sets is at
-least `similarity` (bigrams keep word order: a word-swap contrast is a different sentence). They are found by
-an exact similarity join (prefix filtering, Bayardo et al. 2007: two sets with Jaccard >= t share an element
-among the first |x| - ceil(t|x|) + 1 of each, in one global order), so no pair above the threshold is missed
-and no pair is compared that cannot reach it.
+texts are equal (compared as 64-bit hashes). Near-duplicate: not exact, and the Jaccard similarity of the two
+texts' word-bigram sets is at least `similarity` (bigrams keep word order: a word-swap contrast is a different
+sentence). Candidates are found by MinHash LSH (mtl/minhash.py: a pair at the threshold is missed with chance
+under 1e-3, a more similar one less often) and every candidate's Jaccard is computed exactly, so no pair below
+the threshold is ever reported.
+
+Bounded memory: the evaluated texts (dev, test, extra sets: the small side) are indexed as numpy arrays (a hash,
+band keys and bigram ids per text, a few dozen bytes each); the train splits stream past that index batch by
+batch, and only the best match per evaluated text and trained task is kept. The texts shown in the report are
+read back at the end (`TextSource.fetch`).
 
 What is compared is what the two tasks share: two pair tasks (entailment, relatedness) compare whole pairs,
 otherwise each text of a pair is compared on its own. Texts shorter than `min_tokens` words are skipped.
@@ -18,35 +23,52 @@ otherwise each text of a pair is compared on its own. Texts shorter than `min_to
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
+import numpy as np
+
+from mtl import minhash
 from mtl.config import LeakageConfig
-from mtl.errors import MtlError
 from mtl.errors import MtlError
 
 EVALUATED_SPLITS = ("dev", "test")
 
+Texts = tuple[list[str], ...]  # an example's texts: (tokens,) or (tokens, tokens_b)
+Example = tuple[int, str, Texts]  # (position in its split, for fetch; source "corpus/file:line"; texts)
 
-@dataclass(frozen=True)
-class Unit:
-    """A text (or a pair of texts) as compared: where it is from, how it reads, its normalised form."""
 
-    source: str
-    text: str
-    key: str  # the normalised text: equal keys are exact duplicates
-    words: frozenset[str]  # what the Jaccard similarity compares: word bigrams (a pair's second text marked apart)
+class TextSource(Protocol):
+    """One task's (or extra set's) examples, split by split, streamed in a fixed order."""
+
+    name: str  # a task, or "<task>@<corpus>" for an extra evaluation set
+    texts_per_example: int  # 1, or 2 for a pair task
+
+    def split_names(self) -> list[str]: ...
+
+    def batches(self, split: str) -> Iterator[list[Example]]: ...
+
+    def fetch(self, split: str, positions: set[int]) -> dict[int, tuple[str, Texts]]: ...
 
 
 @dataclass(frozen=True)
 class TaskTexts:
-    """One task's (or extra set's) examples as texts: for each example, the tuple of its texts' tokens."""
+    """A TextSource held in memory (tests, small inputs): split -> [(source, texts)]."""
 
-    name: str  # a task, or "<task>@<corpus>" for an extra evaluation set
-    texts_per_example: int  # 1, or 2 for a pair task
-    splits: dict[str, list[tuple[str, tuple[list[str], ...]]]]  # split -> [(source, texts)]
+    name: str
+    texts_per_example: int
+    splits: dict[str, list[tuple[str, Texts]]]
+
+    def split_names(self) -> list[str]:
+        return list(self.splits)
+
+    def batches(self, split: str) -> Iterator[list[Example]]:
+        yield [(i, source, texts) for i, (source, texts) in enumerate(self.splits.get(split, []))]
+
+    def fetch(self, split: str, positions: set[int]) -> dict[int, tuple[str, Texts]]:
+        return {i: self.splits[split][i] for i in positions}
 
 
 class LeakageFound(MtlError):
@@ -61,114 +83,224 @@ def normalise(tokens: list[str]) -> list[str]:
     return _PUNCTUATION.sub("", " ".join(tokens).lower()).split()
 
 
-def shingles(words: list[str], side: int = 0) -> set[str]:
-    """The word bigrams of a text, its ends marked: what near-duplicates share. Bigrams, not single words, so
-    that SICK's word-swap contrasts ("the dog chases the cat" / "the cat chases the dog") stay apart."""
-    padded = ["\x02", *words, "\x03"]
-    return {f"{a} {b}\x1f{side}" for a, b in zip(padded, padded[1:])}
+@dataclass
+class Units:
+    """A batch of compared units as arrays: where each is from, its exact-text hash, its bigram ids."""
+
+    positions: list[int] = field(default_factory=list)
+    parts: list[int] = field(default_factory=list)  # which text of the example; -1: the whole pair
+    hashes: list[int] = field(default_factory=list)
+    key_lengths: list[int] = field(default_factory=list)
+    sides: list[list[list[str]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.positions)
 
 
-def units(examples: list[tuple[str, tuple[list[str], ...]]], as_pairs: bool, min_tokens: int) -> list[Unit]:
-    out = []
-    for source, texts in examples:
+def units(examples: list[Example], as_pairs: bool, min_tokens: int) -> Units:
+    """The units compared: a whole pair, or each text on its own; those under min_tokens words left out."""
+    out = Units()
+    for position, _, texts in examples:
         normalised = [normalise(text) for text in texts]
-        parts = [range(len(texts))] if as_pairs else [[i] for i in range(len(texts))]
-        for part in parts:
-            words = [normalised[i] for i in part]
-            if sum(map(len, words)) < min_tokens:
+        for part in ([range(len(texts))] if as_pairs else [[i] for i in range(len(texts))]):
+            sides = [normalised[i] for i in part]
+            if sum(map(len, sides)) < min_tokens:
                 continue
-            out.append(Unit(source, " ||| ".join(" ".join(texts[i]) for i in part),
-                            " ||| ".join(" ".join(side) for side in words),
-                            frozenset().union(*(shingles(side, i) for i, side in enumerate(words)))))
+            key = " ||| ".join(" ".join(side) for side in sides)
+            out.positions.append(position)
+            out.parts.append(-1 if as_pairs else part[0])
+            out.hashes.append(minhash.text_hash(key))
+            out.key_lengths.append(len(key))
+            out.sides.append(sides)
     return out
 
 
-class TrainIndex:
-    """One task's train units: exact keys, and a prefix index for the near-duplicate join at `similarity`."""
-
-    def __init__(self, train: list[Unit], similarity: float) -> None:
-        self.similarity = similarity
-        self.exact: dict[str, Unit] = {}
-        for unit in train:
-            self.exact.setdefault(unit.key, unit)
-        self.units = list(self.exact.values())
-        self.frequency = Counter(word for unit in self.units for word in unit.words)
-        self.index: dict[str, list[int]] = defaultdict(list)
-        for i, unit in enumerate(self.units):
-            for word in self._prefix(unit.words):
-                self.index[word].append(i)
-
-    def _prefix(self, words: frozenset[str]) -> list[str]:
-        ordered = sorted(words, key=lambda w: (self.frequency.get(w, 0), w))  # rarest first: short postings
-        return ordered[: len(ordered) - math.ceil(self.similarity * len(ordered)) + 1]
-
-    def nearest(self, unit: Unit) -> tuple[Unit, float] | None:
-        """The most similar train unit at or above the threshold (not an exact duplicate), or None."""
-        size = len(unit.words)
-        best: tuple[Unit, float] | None = None
-        seen: set[int] = set()
-        for word in self._prefix(unit.words):
-            for i in self.index.get(word, ()):
-                if i in seen:
-                    continue
-                seen.add(i)
-                other = self.units[i].words
-                if not self.similarity * size <= len(other) <= size / self.similarity:
-                    continue  # sizes too far apart to reach the threshold
-                shared = len(unit.words & other)
-                score = shared / (size + len(other) - shared)
-                if score >= self.similarity and (best is None or score > best[1]):
-                    best = (self.units[i], score)
-        return best
+def unit_text(texts: Texts, part: int) -> str:
+    return " ||| ".join(" ".join(text) for text in (texts if part < 0 else [texts[part]]))
 
 
-def find_leakage(tasks: list[TaskTexts], config: LeakageConfig) -> dict:
+class EvaluatedIndex:
+    """Every evaluated unit of one comparison mode (pairs or texts): group (evaluated, split), position, hash,
+    band keys and bigram ids (uint32: a chance collision inside one pair of texts is ~1e-8), as arrays."""
+
+    def __init__(self, bands: minhash.Bands) -> None:
+        self.bands = bands
+        self._chunks: list[tuple] = []
+        self.groups: list[tuple[str, str]] = []
+
+    def add(self, group: int, batch: Units) -> None:
+        if not len(batch):
+            return
+        ids, offsets = minhash.shingles(batch.sides)
+        self._chunks.append((np.full(len(batch), group, np.int32), np.array(batch.positions, np.int64),
+                             np.array(batch.parts, np.int8), np.array(batch.hashes, np.uint64),
+                             np.array(batch.key_lengths, np.int32), self.bands.keys(ids, offsets),
+                             ids.astype(np.uint32), np.diff(offsets).astype(np.int32)))
+
+    def freeze(self) -> None:
+        """Concatenate the batches and sort the lookup columns; per unit about 8 + 12 + 8 x bands bytes of lookup
+        tables and 4 bytes a bigram (int32 positions in them: fewer than 2^31 evaluated units)."""
+        chunks = self._chunks or [(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int8),
+                                   np.zeros(0, np.uint64), np.zeros(0, np.int32),
+                                   np.zeros((0, self.bands.bands), np.uint32), np.zeros(0, np.uint32),
+                                   np.zeros(0, np.int32))]
+        columns = [np.concatenate(column) for column in zip(*chunks)]
+        self._chunks = []
+        self.group, self.position, self.part, hashes, self.key_length, keys, self.ids, self.sizes = columns
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)])
+        self.hash_order = np.argsort(hashes, kind="stable").astype(np.int32)
+        self.sorted_hash = hashes[self.hash_order]
+        del hashes
+        self.band_order = [np.argsort(keys[:, j], kind="stable").astype(np.int32) for j in range(keys.shape[1])]
+        self.sorted_bands = [keys[order, j] for j, order in enumerate(self.band_order)]
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def bigrams(self, unit: int) -> set[int]:
+        return set(self.ids[self.offsets[unit]:self.offsets[unit + 1]].tolist())
+
+
+def _equal_pairs(sorted_values: np.ndarray, order: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probe index, indexed unit) for every probe value equal to an indexed value."""
+    lo = np.searchsorted(sorted_values, probes, side="left")
+    hi = np.searchsorted(sorted_values, probes, side="right")
+    counts = hi - lo
+    probe = np.repeat(np.arange(len(probes)), counts)
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    return probe, order[starts + np.arange(len(probe))]
+
+
+@dataclass
+class Match:
+    exact: bool
+    score: float
+    train_position: int
+    train_part: int
+
+
+def find_leakage(sources: list[TextSource], config: LeakageConfig) -> dict:
     """Per evaluated task (or extra set), split and other task: its texts found in that task's train split.
 
     Returns {"config": ..., "pairs": [{evaluated, split, trained, unit, texts, exact, near, examples}, ...]} with
     a row for every combination (zeros included), extra sets against every task (their own included)."""
-    indexes: dict[tuple[str, bool], TrainIndex] = {}
-    evaluated_units: dict[tuple[str, str, bool], list[Unit]] = {}
+    trained = [s for s in sources if "@" not in s.name]
+
+    def compared(evaluated: TextSource, other: TextSource) -> bool:
+        # within a task, validation's train_test_overlap checks it; extra sets are never trained
+        return "@" in evaluated.name or evaluated.name != other.name
+
+    def mode(a: TextSource, b: TextSource) -> bool:
+        return a.texts_per_example > 1 and b.texts_per_example > 1
+
+    bands = minhash.Bands.for_threshold(config.similarity)
+    indexes = {as_pairs: EvaluatedIndex(bands) for as_pairs in (False, True)}
+    groups: list[tuple[TextSource, str]] = []
+    for evaluated in sources:
+        splits = [s for s in evaluated.split_names() if s in EVALUATED_SPLITS or "@" in evaluated.name]
+        modes = {mode(evaluated, other) for other in trained if compared(evaluated, other)}
+        for split in splits:
+            groups.append((evaluated, split))
+            for as_pairs in modes:
+                index = indexes[as_pairs]
+                for batch in evaluated.batches(split):
+                    index.add(len(groups) - 1, units(batch, as_pairs, config.min_tokens))
+    for index in indexes.values():
+        index.freeze()
+
+    matches: dict[tuple[bool, str], dict[int, Match]] = {}
+    for other in trained:
+        allowed = np.array([compared(g[0], other) for g in groups] + [False])  # per group: compared with `other`?
+        for as_pairs in {mode(g[0], other) for g in groups if compared(g[0], other)}:
+            found = matches.setdefault((as_pairs, other.name), {})
+            for batch in other.batches("train"):
+                _probe(indexes[as_pairs], allowed, units(batch, as_pairs, config.min_tokens), found, config.similarity)
+
     rows = []
-    for evaluated in tasks:
-        own = evaluated.name.split("@", 1)[0]
-        for trained in tasks:
-            if "@" in trained.name or (trained.name == own and "@" not in evaluated.name):
-                continue  # within a task, validation's train_test_overlap checks it; extra sets are never trained
-            as_pairs = evaluated.texts_per_example > 1 and trained.texts_per_example > 1
-            if (trained.name, as_pairs) not in indexes:
-                train = units(trained.splits.get("train", []), as_pairs, config.min_tokens)
-                indexes[(trained.name, as_pairs)] = TrainIndex(train, config.similarity)
-            index = indexes[(trained.name, as_pairs)]
-            for split, examples in evaluated.splits.items():
-                if split not in EVALUATED_SPLITS and "@" not in evaluated.name:
-                    continue
-                key = (evaluated.name, split, as_pairs)
-                if key not in evaluated_units:
-                    evaluated_units[key] = units(examples, as_pairs, config.min_tokens)
-                rows.append(_compare(evaluated.name, split, trained.name, as_pairs, evaluated_units[key], index,
-                                     config.examples))
+    for evaluated in sources:
+        for other in trained:
+            if not compared(evaluated, other):
+                continue
+            for g, (source, split) in enumerate(groups):
+                if source is evaluated:
+                    as_pairs = mode(evaluated, other)
+                    rows.append(_row(g, split, other, as_pairs, indexes[as_pairs], matches.get((as_pairs, other.name), {}),
+                                     groups, config.examples))
+    _fill_examples(rows, groups, {s.name: s for s in trained})
     return {"config": config.model_dump(mode="json"), "pairs": rows}
 
 
-def _compare(evaluated: str, split: str, trained: str, as_pairs: bool, found: list[Unit], index: TrainIndex,
-             n_examples: int) -> dict:
-    exact, near = [], []
-    for unit in found:
-        match = index.exact.get(unit.key)
-        if match is not None:
-            exact.append((unit, match, 1.0))
-        elif (nearest := index.nearest(unit)) is not None:
-            near.append((unit, *nearest))
+def _probe(index: EvaluatedIndex, allowed: np.ndarray, batch: Units, found: dict[int, Match], similarity: float
+           ) -> None:
+    """Match a batch of train units against the evaluated index: exact hashes, then LSH candidates verified by
+    their exact Jaccard; each evaluated unit keeps its first exact match, else its most similar one."""
+    if not len(batch) or not len(index):
+        return
+    hashes = np.array(batch.hashes, np.uint64)
+    probe, unit = _equal_pairs(index.sorted_hash, index.hash_order, hashes)
+    exact = set(zip(probe.tolist(), unit.tolist()))
+    for p, u in sorted(exact):
+        if allowed[index.group[u]] and not (u in found and found[u].exact):
+            found[u] = Match(True, 1.0, batch.positions[p], batch.parts[p])
+    ids, offsets = minhash.shingles(batch.sides)
+    keys = index.bands.keys(ids, offsets)
+    pairs = [_equal_pairs(index.sorted_bands[j], index.band_order[j], keys[:, j]) for j in range(keys.shape[1])]
+    probe = np.concatenate([p for p, _ in pairs])
+    unit = np.concatenate([u for _, u in pairs])
+    if not len(probe):
+        return
+    combined = np.unique(probe.astype(np.int64) * len(index) + unit)  # one candidate per pair, in train order
+    probe, unit = combined // len(index), combined % len(index)
+    sizes = np.diff(offsets)
+    keep = allowed[index.group[unit]] & (index.sizes[unit] >= similarity * sizes[probe]) & \
+        (sizes[probe] >= similarity * index.sizes[unit])  # sizes too far apart cannot reach the threshold
+    truncated = ids.astype(np.uint32)
+    for p, u in zip(probe[keep].tolist(), unit[keep].tolist()):
+        if (p, u) in exact or (u in found and found[u].exact):
+            continue  # exact: counted above
+        mine = set(truncated[offsets[p]:offsets[p + 1]].tolist())
+        theirs = index.bigrams(u)
+        shared = len(mine & theirs)
+        score = shared / (len(mine) + len(theirs) - shared)
+        if score >= similarity and (u not in found or score > found[u].score):
+            found[u] = Match(False, score, batch.positions[p], batch.parts[p])
+
+
+def _row(group: int, split: str, trained: TextSource, as_pairs: bool, index: EvaluatedIndex,
+         found: dict[int, Match], groups: list, n_examples: int) -> dict:
+    hits = sorted((u, m) for u, m in found.items() if index.group[u] == group)
+    exact = sorted((h for h in hits if h[1].exact), key=lambda h: -index.key_length[h[0]])  # stable: index order
+    near = sorted((h for h in hits if not h[1].exact), key=lambda h: (-h[1].score, -index.key_length[h[0]]))
     # the longest exact duplicates first (a leaked sentence, not a chance "I love it"), then the most similar
-    worst = sorted(exact, key=lambda m: -len(m[0].key)) + sorted(near, key=lambda m: (-m[2], -len(m[0].key)))
+    worst = (exact + near)[:n_examples]
     return {
-        "evaluated": evaluated, "split": split, "trained": trained, "unit": "pair" if as_pairs else "text",
-        "texts": len(found), "exact": len(exact), "near": len(near),
-        "examples": [{"source": unit.source, "text": unit.text, "train_source": match.source,
-                      "train_text": match.text, "similarity": round(score, 4)}
-                     for unit, match, score in worst[:n_examples]],
+        "evaluated": groups[group][0].name, "split": split, "trained": trained.name,
+        "unit": "pair" if as_pairs else "text", "texts": int(np.count_nonzero(index.group == group)), "exact": len(exact), "near": len(near),
+        "examples": [{"_evaluated": (group, int(index.position[u]), int(index.part[u])),
+                      "_trained": (trained.name, m.train_position, m.train_part), "similarity": round(m.score, 4)}
+                     for u, m in worst],
     }
+
+
+def _fill_examples(rows: list[dict], groups: list, trained: dict[str, TextSource]) -> None:
+    """Read back the few texts the report shows (the index keeps positions, not texts)."""
+    wanted_evaluated: dict[int, set[int]] = {}
+    wanted_trained: dict[str, set[int]] = {}
+    for row in rows:
+        for example in row["examples"]:
+            wanted_evaluated.setdefault(example["_evaluated"][0], set()).add(example["_evaluated"][1])
+            wanted_trained.setdefault(example["_trained"][0], set()).add(example["_trained"][1])
+    evaluated_texts = {g: groups[g][0].fetch(groups[g][1], positions) for g, positions in wanted_evaluated.items()}
+    trained_texts = {name: trained[name].fetch("train", positions) for name, positions in wanted_trained.items()}
+    for row in rows:
+        filled = []
+        for example in row["examples"]:
+            (g, position, part), (name, train_position, train_part) = example["_evaluated"], example["_trained"]
+            source, texts = evaluated_texts[g][position]
+            train_source, train_texts = trained_texts[name][train_position]
+            filled.append({"source": source, "text": unit_text(texts, part), "train_source": train_source,
+                           "train_text": unit_text(train_texts, train_part), "similarity": example["similarity"]})
+        row["examples"] = filled
 
 
 def leaking(report: dict) -> list[dict]:

@@ -22,7 +22,7 @@ LAYERS = [
     ("plugins", ["mtl.tasks", "mtl.corpora"]),  # the readers; fetching corpora is data work, below
     ("config", ["mtl.config"]),
     ("data", ["mtl.corpora.fetch", "mtl.validation", "mtl.extra", "mtl.shards", "mtl.ingest", "mtl.leakage",
-              "mtl.drift", "mtl.dataset"]),
+              "mtl.drift", "mtl.minhash", "mtl.splits", "mtl.dataset"]),
     ("model", ["mtl.model"]),
     ("training", ["mtl.training"]),
     ("evaluation", ["mtl.evaluation"]),

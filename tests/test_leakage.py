@@ -15,7 +15,8 @@ import pytest
 from mtl.config import LeakageConfig, Params
 from mtl.dataset import unify
 from mtl.ingest import KEY_COLUMNS
-from mtl.leakage import LeakageFound, TaskTexts, TrainIndex, find_leakage, leaking, normalise, units
+from mtl.leakage import LeakageFound, TaskTexts, find_leakage, leaking, normalise
+from mtl.minhash import Bands
 
 CONFIG = LeakageConfig(similarity=0.8, min_tokens=3, examples=5)
 
@@ -80,26 +81,37 @@ def test_extra_sets_are_checked_against_every_task_their_own_included():
     assert not any(r["trained"] == "ner@other" for r in report["pairs"])  # never trained on
 
 
-def test_the_prefix_filter_join_finds_every_pair_a_brute_force_finds():
+def bigrams(line: str) -> set[str]:
+    words = ["<s>", *line.split(), "</s>"]
+    return set(zip(words, words[1:]))
+
+
+def test_minhash_lsh_finds_every_pair_a_brute_force_finds():
+    """The LSH candidates are verified by their exact Jaccard: the report must equal a brute-force join's (no miss
+    on these, none below the threshold), scores included."""
     rng = random.Random(0)
     words = [f"w{i}" for i in range(12)]
     train = [" ".join(rng.choices(words, k=rng.randint(5, 12))) for _ in range(300)]
     evaluated = [" ".join(rng.choices(words, k=rng.randint(5, 12))) for _ in range(200)]
     train += [line + " w0" for line in evaluated[:40]]  # near-duplicates planted: a word appended
-    train_units = units(texts("t", {"train": train}).splits["train"], False, 3)
-    index = TrainIndex(train_units, 0.5)
-    near = 0
-    for unit in units(texts("e", {"test": evaluated}).splits["test"], False, 3):
-        if unit.key in index.exact:
+    config = LeakageConfig(similarity=0.5, min_tokens=3, examples=1000)
+    report = find_leakage([texts("e", {"test": evaluated}), texts("t", {"train": train})], config)
+    found = {example["text"]: example["similarity"] for example in row(report, "e", "test", "t")["examples"]}
+    expected = {}
+    for line in evaluated:
+        if line in train:
+            expected[line] = 1.0
             continue
-        best = max(len(unit.words & t.words) / len(unit.words | t.words) for t in index.units)
-        found = index.nearest(unit)
+        best = max(len(bigrams(line) & bigrams(t)) / len(bigrams(line) | bigrams(t)) for t in train)
         if best >= 0.5:
-            near += 1
-            assert found is not None and found[1] == pytest.approx(best)  # the same ratio of two small integers
-        else:
-            assert found is None
-    assert near >= 20  # the planted ones, at least: the join was tested on matches, not only on misses
+            expected[line] = round(best, 4)  # the same ratio of two small integers, rounded as the report does
+    assert found == expected
+    assert sum(score < 1 for score in expected.values()) >= 20  # the planted ones, at least: tested on matches too
+
+
+def test_the_bands_miss_a_pair_at_the_threshold_rarely_and_a_dissimilar_one_is_rarely_a_candidate():
+    bands = Bands.for_threshold(0.8)
+    assert bands.hit_chance(0.8) >= 0.999 and bands.hit_chance(0.2) < 0.05  # a chance candidate costs one Jaccard
 
 
 # --- in unify: the report beside the dataset, warn or fail ----------------------------------------------
@@ -114,9 +126,9 @@ def write_interim(params: Params, corpus: str, task: str, rows: list[tuple[str, 
             columns[name].append(value)
         fields["tokens"].append(text.split())
         fields["label"].append(extra["label"])
-    folder = params.interim_dir / corpus
-    folder.mkdir(parents=True)
-    pq.write_table(pa.table({**columns, **fields}), folder / params.paths.records)
+    shards = params.interim_dir / corpus / params.paths.records  # a folder of shards, as mtl ingest writes it
+    shards.mkdir(parents=True)
+    pq.write_table(pa.table({**columns, **fields}), shards / "part-00000.parquet")
 
 
 def leaky_params(tmp_path, action: str) -> Params:
