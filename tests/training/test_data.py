@@ -1,0 +1,131 @@
+"""Training's data read lazily from the unified Parquet gives what reading it whole gave: the same rows, inputs,
+gold answers, lengths and encoded examples (values, dtypes, shapes), on a file of one row group and on one of
+many with the tasks interleaved; the rows themselves are not held."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mtl.model.batch import collate
+from mtl.model.vocab import build_vocab
+from mtl.tasks import kind_of
+from mtl.training.data import TaskData, load_training_data, read_labels, read_split
+from mtl.training.encoded import EncodedExamples
+from mtl.training.task_rows import TaskRows
+from tests.training.conftest import tiny_params
+
+
+def eager(data_dir, split, tasks) -> dict[str, list[dict]]:
+    """The split read whole, each task's rows as Python dicts: the reading training did before issue 17."""
+    rows = pq.read_table(data_dir / f"{split}.parquet").to_pylist()
+    return {name: [{f: row[f] for f in kind_of(options).fields(options)} for row in rows if row["task"] == name]
+            for name, options in tasks.items()}
+
+
+@pytest.fixture(scope="module")
+def interleaved_dir(pairs_dir, tmp_path_factory):
+    """The six-task dataset with every split's rows shuffled across tasks and cut into row groups of 7 rows."""
+    folder = tmp_path_factory.mktemp("interleaved")
+    shutil.copy(pairs_dir / "labels.json", folder / "labels.json")
+    for split in ("train", "dev", "test"):
+        table = pq.read_table(pairs_dir / f"{split}.parquet")
+        order = np.random.default_rng(0).permutation(table.num_rows)
+        pq.write_table(table.take(pa.array(order)), folder / f"{split}.parquet", row_group_size=7)
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["one_group", "interleaved"])
+def test_lazy_task_data_is_the_eager_reading(layout, pairs_dir, interleaved_dir):
+    data_dir = pairs_dir if layout == "one_group" else interleaved_dir
+    params = tiny_params(pairs=True)
+    labels = read_labels(data_dir / "labels.json")
+    lazy = read_split(data_dir, "train", params.tasks, labels)
+    whole = eager(data_dir, "train", params.tasks)
+    assert list(lazy) == list(params.tasks)
+    if layout == "interleaved":
+        assert pq.ParquetFile(data_dir / "train.parquet").metadata.num_row_groups > 20
+    words = params.model.words
+    sentences = [row[text] for name, rows in whole.items() for row in rows
+                 for text in kind_of(params.tasks[name]).text_fields(params.tasks[name])]
+    vocab = build_vocab(sentences, min_count=words.min_count, lowercase=words.lowercase, max_word_chars=words.max_chars)
+    for name, rows in whole.items():
+        task, kind = lazy[name], kind_of(params.tasks[name])
+        texts = kind.text_fields(params.tasks[name])
+        assert isinstance(task.rows, TaskRows) and len(task.rows) == len(rows) > 0
+        assert list(task.rows) == rows and task.rows[5] == rows[5] and task.rows[-3:] == rows[-3:]
+        inputs = [tuple(row[text] for text in texts) for row in rows]
+        assert list(task.inputs) == inputs and task.inputs[7] == inputs[7]
+        assert task.gold == [kind.target(row) for row in rows]
+        assert task.lengths().tolist() == [sum(map(len, x)) for x in inputs]
+        task.encode(vocab)
+        assert isinstance(task.examples, EncodedExamples) and len(task.examples) == len(rows)
+        label_ids = {label: i for i, label in enumerate(task.labels)}
+        for i, row in enumerate(rows):
+            example = task.examples[i]
+            assert type(example.target) is type(kind.target_ids(row, label_ids))
+            assert example.target == kind.target_ids(row, label_ids)
+            for (words_a, chars_a), (words_b, chars_b) in zip(example.texts, vocab.encode_texts(list(inputs[i])),
+                                                              strict=True):
+                assert words_a.dtype == words_b.dtype and chars_a.dtype == chars_b.dtype
+                assert np.array_equal(words_a, words_b) and np.array_equal(chars_a, chars_b)
+                assert chars_a.shape == chars_b.shape
+
+
+def test_packed_examples_rebuild_any_char_matrix_and_target():
+    """Zeros inside a char row, empty texts, rows of zeros, wide ids and per-token float targets come back as made."""
+    chars = np.array([[3, 0, 5, 0], [0, 0, 0, 0], [70000, 2, 0, 0]], dtype=np.int64)
+    made = [([(np.array([4, 1, 9], np.int32), chars)], [0.5, 1.0, 2.25]),
+            ([(np.zeros(0, np.int32), np.zeros((0, 1), np.int64))], []),
+            ([(np.array([2], np.int32), np.array([[0, 0, 0]], np.int64))], [3.0])]
+    packed = EncodedExamples.pack(made)
+    assert len(packed) == 3
+    for example, (encodings, target) in zip(packed, made):
+        assert example.target == target and type(example.target) is list
+        for (w1, c1), (w2, c2) in zip(example.texts, encodings, strict=True):
+            assert w1.dtype == w2.dtype and c1.dtype == c2.dtype and c1.shape == c2.shape
+            assert np.array_equal(w1, w2) and np.array_equal(c1, c2)
+    with pytest.raises(IndexError):
+        packed[3]
+
+
+def test_a_batch_from_packed_examples_is_the_batch_from_a_list(unified_dir):
+    params = tiny_params()
+    data, _ = load_training_data(params, unified_dir)
+    for task in data.values():
+        index = list(range(0, len(task.examples), 3))
+        packed, listed = collate([task.examples[i] for i in index]), collate([list(task.examples)[i] for i in index])
+        for a, b in zip(packed.texts, listed.texts, strict=True):
+            assert all(getattr(a, f).equal(getattr(b, f)) for f in ("words", "chars", "lengths", "mask"))
+
+
+def test_assigned_rows_are_what_inputs_and_gold_read(unified_dir):
+    """bench/training.py cuts the dev sets to two rows by assigning a list."""
+    params = tiny_params()
+    data = read_split(unified_dir, "dev", params.tasks, read_labels(unified_dir / "labels.json"))
+    pos: TaskData = data["pos"]
+    first = pos.rows[:2]
+    pos.rows = first
+    assert [x[0] for x in pos.inputs] == [row["tokens"] for row in first] and pos.gold == [row["tags"] for row in first]
+    assert pos.lengths().tolist() == [len(row["tokens"]) for row in first]
+
+
+def test_a_task_missing_from_the_split_or_the_labels_is_an_error(unified_dir, tmp_path):
+    params = tiny_params()
+    labels = read_labels(unified_dir / "labels.json")
+    with pytest.raises(ValueError, match="'pos' is configured but the dataset's labels have none"):
+        read_split(unified_dir, "train", params.tasks, {k: v for k, v in labels.items() if k != "pos"})
+    table = pq.read_table(unified_dir / "dev.parquet")
+    pq.write_table(table.filter(np.array([task != "ner" for task in table.column("task").to_pylist()])),
+                   tmp_path / "dev.parquet")
+    (tmp_path / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+    with pytest.raises(ValueError, match="task 'ner' has no dev examples"):
+        read_split(tmp_path, "dev", params.tasks, labels)
+    pq.write_table(table.drop_columns(["tags"]), tmp_path / "dev.parquet")
+    with pytest.raises(ValueError, match=r"dev.parquet has no column \['tags'\] for task 'pos'"):
+        read_split(tmp_path, "dev", params.tasks, labels)
