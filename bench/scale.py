@@ -1,9 +1,10 @@
 """Does the data plane stay linear in time and flat in memory as the corpora grow? (issue 17)
 
 For each size k (--sizes, default 1,10,30) a temporary workspace gets the shared corpora replicated k times (each
-corpus file k copies of its units; copy r > 0 of every unit carries one extra word "r<r>" written in the file's own
-syntax: a token line in CoNLL-U and CoNLL, a word in a TSV text column or a TREC question, so no copy is an exact
-duplicate of another and the duplicate, overlap and leakage checks see what they see at 1x, k times). Then, each
+corpus file k copies of its units, in the file's own syntax: copy r > 0 of a unit has its words in a fixed shuffled
+order per (r, length) and one extra word "r<r>" (a token line in CoNLL-U and CoNLL, a word in a TSV text column or
+a TREC question), so no copy duplicates another, copies share few word bigrams, and the duplicate, overlap and
+leakage checks see about what they see at 1x, k times; the vocabulary grows by k words, not k-fold). Then, each
 in its own process, measured from outside:
 
 - ingest: `mtl ingest <corpus>` for every corpus, one after another (the time is the sum, the memory the largest);
@@ -27,6 +28,7 @@ import argparse
 import hashlib
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -79,54 +81,77 @@ def _blocks(text: str) -> list[str]:
     return blocks
 
 
-def _conllu_copy(block: str, mark: str) -> str:
+def _order(copy: int, n: int) -> list[int]:
+    """Copy `copy`'s word order for a text of n words: one fixed shuffle per (copy, length), so two texts that are
+    equal (or differ in a word) at 1x are so in every copy too, while a copy and another share few word bigrams
+    (else every long sentence would be a near-duplicate of its own copies, k^2 pairs for the leakage check)."""
+    order = list(range(n))
+    random.Random(copy * 1_000_003 + n).shuffle(order)
+    return order
+
+
+def _conllu_copy(block: str, copy: int) -> str:
+    """Token lines shuffled and renumbered (multiword ranges and empty nodes left out: they read no token), one
+    token line "r<copy>" added; # text follows, # sent_id gets the copy's suffix."""
     lines = block.splitlines(keepends=True)
-    ids = [int(line.split("\t", 1)[0]) for line in lines if line.split("\t", 1)[0].isdecimal()]
-    if not ids:
+    eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    words = [line.rstrip("\r\n").split("\t") for line in lines if line.split("\t", 1)[0].isdecimal()]
+    if not words:
         return block
-    end = max(i for i, line in enumerate(lines) if line.strip()) + 1
-    eol = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    words = [words[i] for i in _order(copy, len(words))] + [["", f"r{copy}", f"r{copy}", "X", "ADD", "_", "1", "dep",
+                                                             "_", "_"]]
     out = []
-    for line in lines[:end]:
-        if line.startswith(("# text =", "# sent_id =")):
-            line = line.rstrip("\r\n") + (" " if line.startswith("# text") else "-") + mark + eol
-        out.append(line)
-    out.append(f"{max(ids) + 1}\t{mark}\t{mark}\tX\tADD\t_\t{ids[0]}\tdep\t_\t_{eol}")
-    return "".join(out + lines[end:])
+    for line in lines:
+        if line.startswith("# text ="):
+            line = "# text = " + " ".join(w[1] for w in words) + eol
+        elif line.startswith("# sent_id ="):
+            line = line.rstrip("\r\n") + f"-r{copy}" + eol
+        if line.startswith("#"):
+            out.append(line)
+    out += ["\t".join([str(i + 1), *w[1:]]) + eol for i, w in enumerate(words)]
+    return "".join(out) + eol
 
 
-def _conll_copy(block: str, mark: str, separator: str) -> str:
-    lines = block.splitlines(keepends=True)
-    if not any(line.strip() for line in lines):
+def _conll_copy(block: str, copy: int, separator: str) -> str:
+    lines = [line for line in block.splitlines(keepends=True) if line.strip()]
+    if not lines:
         return block
-    end = max(i for i, line in enumerate(lines) if line.strip()) + 1
     eol = "\r\n" if lines[0].endswith("\r\n") else "\n"
-    return "".join(lines[:end] + [f"{mark}{separator}O{eol}"] + lines[end:])
+    chunks: list[list[str]] = []  # an entity's tokens move together (B-x I-x ...), so the tags stay valid BIO
+    for line in lines:
+        if line.rstrip("\r\n").split(separator)[-1].startswith("I-") and chunks:
+            chunks[-1].append(line.rstrip("\r\n") + eol)
+        else:
+            chunks.append([line.rstrip("\r\n") + eol])
+    return "".join("".join(chunks[i]) for i in _order(copy, len(chunks))) + f"r{copy}{separator}O{eol}" + eol
 
 
-def _with_word(field: str, mark: str) -> str:
-    text = field.rstrip()
-    return f"{text} {mark}{field[len(text):]}"
+def _text_copy(text: str, copy: int) -> str:
+    """A whitespace-tokenised text field: its words shuffled, the word "r<copy>" added; trailing blanks kept."""
+    words = text.split()
+    return " ".join([*(words[i] for i in _order(copy, len(words))), f"r{copy}"]) + text[len(text.rstrip()):]
 
 
 def replicate(text: str, copies: int, corpus: dict, file: dict) -> str:
-    """The file's units `copies` times; copy r > 0 carries the word "r<r>"."""
+    """The file's units `copies` times; copy r > 0 shuffled (_order) and carrying the word "r<r>"."""
     options = {**corpus.get("options", {}), **file.get("options", {})}
     kind = corpus["format"]
     if kind in ("conllu", "conll"):
         blocks = _blocks(text)
         separator = {"tab": "\t", "space": " "}.get(options.get("separator", "tab"), "\t")
-        copy = (lambda b, m: _conllu_copy(b, m)) if kind == "conllu" else (lambda b, m: _conll_copy(b, m, separator))
+        copy = (lambda b, r: _conllu_copy(b, r)) if kind == "conllu" else (lambda b, r: _conll_copy(b, r, separator))
         if blocks and not blocks[-1].endswith(("\n\n", "\r\n\r\n")) and blocks[-1].strip():
             blocks[-1] += "\n"  # the last sentence ended by the file: a copy after it needs its blank line
-        return "".join(blocks) + "".join(copy(b, f"r{r}") for r in range(1, copies) for b in blocks)
+        return "".join(blocks) + "".join(copy(b, r) for r in range(1, copies) for b in blocks if b.strip())
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith(("\n", "\r")):  # the last line ended by the file: copies need it ended
         lines[-1] += "\r\n" if lines[0].endswith("\r\n") else "\n"
     if kind == "label_prefixed":
-        body = lines
-        mark = lambda line, m: _with_word(line.rstrip("\r\n"), m) + line[len(line.rstrip("\r\n")):]  # noqa: E731
-        return "".join(body) + "".join(mark(line, f"r{r}") for r in range(1, copies) for line in body if line.strip())
+        def mark(line: str, r: int) -> str:
+            content = line.rstrip("\r\n")
+            label, _, question = content.partition(" ")
+            return f"{label} {_text_copy(question, r)}" + line[len(content):]
+        return "".join(lines) + "".join(mark(line, r) for r in range(1, copies) for line in lines if line.strip())
     if kind != "delimited":
         raise SystemExit(f"bench/scale.py: no replication for format {kind!r}: add one")
     delimiter = options.get("delimiter", "\t")
@@ -136,15 +161,15 @@ def replicate(text: str, copies: int, corpus: dict, file: dict) -> str:
     columns = [options[key] for key in ("text_column", "text_b_column") if options.get(key) is not None]
     at = [names.index(c) if isinstance(c, str) else int(c) for c in columns]
 
-    def mark(line: str, m: str) -> str:
+    def mark(line: str, r: int) -> str:
         content = line.rstrip("\r\n")
         fields = content.split(delimiter)
         for i in at:
             if i < len(fields):
-                fields[i] = _with_word(fields[i], m)
+                fields[i] = _text_copy(fields[i], r)
         return delimiter.join(fields) + line[len(content):]
 
-    return "".join(lines) + "".join(mark(line, f"r{r}") for r in range(1, copies) for line in body if line.strip())
+    return "".join(lines) + "".join(mark(line, r) for r in range(1, copies) for line in body if line.strip())
 
 
 def replicated_mirror(shared: Path, mirror: Path, copies: int, corpora: dict) -> dict:
