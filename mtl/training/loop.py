@@ -100,6 +100,7 @@ class Run:
     world: World  # this process's rank among the training processes (one, unless torchrun started several)
     started: float  # perf_counter() when this session began
     wall_before: float  # seconds spent by earlier sessions of the same run
+    waited: float = 0.0  # seconds this session's steps waited for their batches (prefetch.py), once trained
 
     def elapsed(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
@@ -291,10 +292,11 @@ def loop(run: Run, params: Params) -> TrainResult:
     cfg, state = params.training, run.state
     pin = run.device.type == "cuda"  # pinned batches: their copy to the GPU overlaps the step before
     drawer = Drawer(run.sampler, run.streams, run.train_data, every_task=run.weighting.every_task, world=run.world,
-                    pin=pin)
+                    pin_for=run.device if pin else None)
     started = time.perf_counter()
     with Prefetch(drawer, state["step"] + 1, cfg.max_steps, cfg.prefetch) as prefetch:
         result = train_steps(run, params, prefetch)
+    run.waited = prefetch.waited
     if run.world.main:
         log.info("waiting for batches: %.1f s, %.1f%% of the training steps' time (training.prefetch %d)",
                  prefetch.waited, 100 * prefetch.waited / max(time.perf_counter() - started, 1e-9), cfg.prefetch)

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
+import torch
+
 from mtl.model.batch import Batch
 from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData
@@ -54,16 +56,23 @@ class Drawer:
     the sampler's generator and the batch streams once training runs."""
 
     def __init__(self, sampler: TaskSampler, streams: dict[str, BucketBatches], data: dict[str, TaskData], *,
-                 every_task: bool, world: World = World(), pin: bool = False) -> None:
+                 every_task: bool, world: World = World(), pin_for: torch.device | None = None) -> None:
+        """pin_for: the CUDA device the batches are copied to (they are pinned for it); None: not pinned."""
         self.sampler, self.streams, self.data = sampler, streams, data
-        self.every_task, self.world, self.pin = every_task, world, pin
+        self.every_task, self.world, self.pin_for = every_task, world, pin_for
+
+    def bind_thread(self) -> None:
+        """Called first in a thread that draws: CUDA's current device is per thread, and pinning from a new
+        thread would otherwise open a context on GPU 0 (every rank's, under torchrun)."""
+        if self.pin_for is not None:
+            torch.cuda.set_device(self.pin_for)
 
     def draw(self, step: int) -> Draw:
         tasks = list(self.data) if self.every_task else [self.sampler.sample(step)]
         batches = {}
         for task in tasks:
             batch = next_batch(self.data[task], self.streams[task], self.world)
-            batches[task] = batch.pin_memory() if self.pin else batch
+            batches[task] = batch.pin_memory() if self.pin_for is not None else batch
         return Draw(step, tasks, batches, self.position())
 
     def position(self) -> dict:
@@ -130,6 +139,7 @@ class Prefetch:
     def _produce(self, first: int, last: int) -> None:
         step = first
         try:
+            self.drawer.bind_thread()
             for step in range(first, last + 1):
                 if not self._put(self.drawer.draw(step)):
                     return
