@@ -195,6 +195,51 @@ class Pending:
         return result
 
 
+# --- stages run side by side (the dataset flow on Dask): DVC decides what runs and records it ------------
+# DVC locks the workspace for a whole command, so outdated stages cannot be `dvc repro`-ed at once. Instead
+# each one is prepared as `dvc repro` would (outputs removed), its own command (dvc.yaml's cmd) runs anywhere
+# in parallel, and `dvc commit` then records the stages one at a time: dvc.lock and the run cache hold them
+# as if `dvc repro` had run them, so the next run skips them.
+
+
+def outdated(pending: Pending, stages: Sequence[str]) -> list[str]:
+    """Those of `stages` that `dvc status` found out of date (everything, once a stage ran or was restored)."""
+    return [stage for stage in stages if pending.changed or stage in pending.outdated]
+
+
+def prepare(root: Path, stage: str) -> str:
+    """The stage's command as DVC resolves it from dvc.yaml, after removing the stage's outputs as `dvc repro`
+    does before running it (so a command writing into a folder finds it empty, as under DVC)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo, repo.lock:  # DVC's workspace lock, as `dvc repro` holds it here
+        (found,) = repo.stage.collect(stage)
+        found.remove_outs(ignore_remove=False, force=False)
+        return found.cmd
+
+
+def run_command(root: Path, stage: str, command: str, log: Logger = logger) -> ReproResult:
+    """A prepared stage's command in the workspace, in DVC's environment, told as `repro` tells a stage (its
+    start, its lines, its end). It does not touch DVC: commit() records it afterwards."""
+    progress = _StageProgress(log, stage)
+    progress.read(f"Running stage '{stage}':")
+    with subprocess.Popen(command, shell=True, cwd=root, env=_environment(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:  # a shell, as DVC runs a cmd
+        for line in process.stdout:
+            progress.read(line.rstrip("\n"))
+    progress.end(failed=process.returncode != 0)
+    if process.returncode != 0:
+        tail = "\n".join(progress.lines[-_TAIL_LINES:]).strip()
+        raise StageFailed(f"`{command}` (stage {stage}) failed in {root}:\n{tail}")
+    return ReproResult(stage, [stage], [], [], "\n".join(progress.lines[1:]))
+
+
+def commit(root: Path, stage: str) -> None:
+    """`dvc commit --force STAGE`: the stage's deps, params and outputs into dvc.lock, its outputs into the cache
+    and the run cache. One at a time: each takes DVC's workspace lock."""
+    dvc(root, "commit", "--force", "--quiet", stage)
+
+
 def stages_that(status: StageStatus, results: Sequence[ReproResult]) -> list[str]:
     """The stages that ran (or were restored, or skipped) across several `repro` calls, in order."""
     return [stage for result in results for stage in getattr(result, status)]
