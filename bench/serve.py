@@ -1,14 +1,19 @@
 """Serving throughput and latency: micro-batched vs one-request-one-forward, fp32 vs int8, side by side.
 
-    .venv/bin/python bench/serve.py [--model FOLDER] [--seconds 5] [--threads 1]
+    .venv/bin/python bench/serve.py [--model FOLDER] [--seconds 5] [--rounds 5] [--threads 1]
 
-Four servers, each a real uvicorn process on 127.0.0.1 (a free port), one at a time: `mtl serve`'s app
-(micro-batched) over the fp32 model and over its int8 export, and a naive app that runs one forward pass
-per request in FastAPI's thread pool, over each. A client in this process keeps `concurrency` requests in
-flight (1, 8, 32), each one sentence of raw text from the test split, for --seconds per level (at most
---requests), and prints requests/s and p50/p95/p99 latency, then the ratios. Before that it prints the
-int8 export's per-task test deltas against fp32 (mtl/export.py). Bounded: every server is stopped, and
-the whole run takes about 2 minutes on 2 cores. Prints figures; asserts nothing.
+Four servers, each a real uvicorn process on 127.0.0.1 (a free port), all started at once: `mtl serve`'s
+app (micro-batched) over the fp32 model and over its int8 export, and a naive app that runs one forward
+pass per request in FastAPI's thread pool (tokenized once, like the service), over each. A client in this
+process keeps `concurrency` requests in flight (1, 8, 32), each one sentence of raw text from the test
+split, for --seconds per level and server (at most --requests), split into --rounds rounds that visit the
+servers in turn, so that the shared machine's changing load falls on all four alike; it prints requests/s,
+p50/p95/p99 latency, the server process's CPU time per request (on a machine that other jobs load, the
+scheduler gives a server with 32 busy threads more of the cores than one with 2, so throughput there also
+measures that share; CPU per request measures the work), the ratios, and the load average. Before that it
+prints the int8 export's per-task test deltas against fp32 (mtl/export.py) and the fitted cost of one
+encoder call in padded tokens (serve.encoder_call_tokens). Bounded: every server is stopped, and the whole
+run takes about 4 minutes on 2 cores. Prints figures; asserts nothing.
 
 The model: --model, else runs/candidate/model, else a short model trained once from the unified dataset
 in a workspace under $TMPDIR/mtl-bench-serve: a copy of params.yaml, its dataset built there with
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -51,8 +59,8 @@ def naive_app(folder: Path):
 
     @app.post("/v1/predict")
     def predict(body: dict) -> dict:  # a sync handler: FastAPI runs it in its thread pool
-        rows = predictor.predict(body["sentences"])
-        tokens = predictor.tokens_of(body["sentences"])
+        tokens = predictor.tokens_of(body["sentences"])  # tokenized once: token lists pass through predict
+        rows = predictor.predict(tokens)
         return {"predictions": [{"tokens": t, **row} for t, row in zip(tokens, rows)]}
 
     return app
@@ -97,6 +105,11 @@ class ServerProcess:
         time.sleep(0.1)
         return f"http://127.0.0.1:{self.port_file.read_text()}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (every thread), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         try:
@@ -132,7 +145,8 @@ class Connection:
         self.writer.close()
 
 
-async def load(url: str, sentences: list[str], concurrency: int, seconds: float, limit: int) -> dict:
+async def load(url: str, sentences: list[str], concurrency: int, seconds: float, limit: int,
+               cpu_seconds: Callable[[], float]) -> dict:
     bodies = [json.dumps({"sentences": [sentence]}).encode() for sentence in sentences]
     latencies: list[float] = []
     errors = 0
@@ -140,6 +154,7 @@ async def load(url: str, sentences: list[str], concurrency: int, seconds: float,
     connections = [await Connection.open(url) for _ in range(concurrency)]
     for n, connection in enumerate(connections):  # warm-up: the first passes done
         await connection.post("/v1/predict", bodies[n % len(bodies)])
+    cpu_started = cpu_seconds()
     stop_at = time.perf_counter() + seconds
 
     async def worker(connection: Connection) -> None:
@@ -153,11 +168,56 @@ async def load(url: str, sentences: list[str], concurrency: int, seconds: float,
     started = time.perf_counter()
     await asyncio.gather(*(worker(connection) for connection in connections))
     wall = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_started
     for connection in connections:
         connection.close()
+    return {"latencies": latencies, "wall": wall, "cpu": cpu, "errors": errors}
+
+
+def summary(rounds: list[dict]) -> dict:
+    """requests/s and latency percentiles over a server's rounds at one level, pooled."""
+    latencies = [latency for r in rounds for latency in r["latencies"]]
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"rps": len(latencies) / wall, "p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "n": len(latencies),
-            "errors": errors}
+    return {"rps": len(latencies) / sum(r["wall"] for r in rounds), "p50": cuts[49], "p95": cuts[94],
+            "p99": cuts[98], "n": len(latencies), "errors": sum(r["errors"] for r in rounds),
+            "cpu_ms": 1000 * sum(r["cpu"] for r in rounds) / len(latencies)}
+
+
+# --- the cost of an encoder call ----------------------------------------------------------------------
+
+
+def fit_call_cost(model: Path, sentences: list[str], threads: int) -> str:
+    """Fits a pass's time as a + c x padded tokens over length-sorted calls of 1-64 test sentences, in this
+    process on `threads` torch threads: a / c is what one more encoder call costs in padded tokens, the
+    figure serve.encoder_call_tokens wants (mtl/serve/batcher.py cuts passes by it)."""
+    import numpy as np
+    import torch
+
+    from mtl.model.predict import predict
+    from mtl.quantize import load_predictor
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    predictor = load_predictor(model)
+    tokens = sorted(predictor.tokens_of(sentences), key=len)
+    shapes, seconds = [], []
+    for size in (1, 2, 4, 8, 16, 32, 64):
+        for start in range(0, len(tokens) - size, max(size, len(tokens) // 6)):
+            call = tokens[start : start + size]
+            best = min(_timed(predict, predictor.model, call, batch_size=size) for _ in range(3))
+            shapes.append((1.0, size * len(call[-1])))
+            seconds.append(best)
+    torch.set_num_threads(previous)
+    (a, c), *_ = np.linalg.lstsq(np.array(shapes), np.array(seconds), rcond=None)
+    return (f"one encoder call: {a * 1000:.2f} ms + {c * 1e6:.1f} us per padded token ({len(shapes)} calls of 1-64 "
+            f"length-sorted test sentences, {threads} thread(s)): a call costs {a / c:.0f} padded tokens "
+            "(serve.encoder_call_tokens)")
+
+
+def _timed(function, *args, **kwargs) -> float:
+    started = time.perf_counter()
+    function(*args, **kwargs)
+    return time.perf_counter() - started
 
 
 # --- the model ----------------------------------------------------------------------------------------
@@ -212,6 +272,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="load per concurrency level and server")
     parser.add_argument("--requests", type=int, default=3000, help="at most this many per level and server")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each server")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per level (--seconds split)")
     parser.add_argument("--serve", nargs=3, metavar=("KIND", "FOLDER", "PORT_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -230,27 +291,42 @@ def main() -> None:
     print(f"model {model}; int8 export, test split, int8 - fp32 with paired 95% intervals:\n")
     print(to_markdown(exported.comparison))
     sentences = test_sentences(params_file)
+    print(f"\n{fit_call_cost(model, sentences, args.threads)}\n", flush=True)
     servers = {"batched fp32": ("batched", model), "batched int8": ("batched", int8_folder),
                "naive fp32": ("naive", model), "naive int8": ("naive", int8_folder)}
-    results: dict[tuple[str, int], dict] = {}
-    for name, (kind, folder) in servers.items():
-        with ServerProcess(kind, folder, args.threads, args.params) as url:  # the serve section as shipped
-            for level in LEVELS:
-                results[name, level] = asyncio.run(load(url, sentences, level, args.seconds, args.requests))
-    print(f"one sentence per request, {args.seconds:g} s per level, server torch threads {args.threads}, "
-          f"{os.cpu_count()} cores shared with the client\n")
-    print("| server | concurrency | requests/s | p50 ms | p95 ms | p99 ms | requests | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    rounds: dict[tuple[str, int], list[dict]] = {key: [] for key in itertools.product(servers, LEVELS)}
+    with contextlib.ExitStack() as stack:  # every server up at once; only the one under load works
+        processes = {name: ServerProcess(kind, folder, args.threads, args.params)
+                     for name, (kind, folder) in servers.items()}
+        urls = {name: stack.enter_context(process) for name, process in processes.items()}
+        # Each level in rounds that visit every server in turn: a change in the machine's load (it is shared)
+        # falls on all of them alike instead of on whichever server ran at that moment.
+        for level in LEVELS:
+            for _ in range(args.rounds):
+                for name, url in urls.items():
+                    rounds[name, level].append(asyncio.run(load(url, sentences, level, args.seconds / args.rounds,
+                                                                args.requests // args.rounds,
+                                                                processes[name].cpu_seconds)))
+    results = {key: summary(value) for key, value in rounds.items()}
+    print(f"one sentence per request, {args.seconds:g} s per level and server in {args.rounds} interleaved rounds, "
+          f"server torch threads {args.threads}, {os.cpu_count()} cores shared with the client; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print("| server | concurrency | requests/s | p50 ms | p95 ms | p99 ms | server CPU ms / request | requests "
+          "| errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (name, level), r in results.items():
         print(f"| {name} | {level} | {r['rps']:.1f} | {r['p50'] * 1000:.1f} | {r['p95'] * 1000:.1f} | "
-              f"{r['p99'] * 1000:.1f} | {r['n']} | {r['errors']} |")
-    print("\nratios (requests/s):")
+              f"{r['p99'] * 1000:.1f} | {r['cpu_ms']:.2f} | {r['n']} | {r['errors']} |")
+    print("\nratios: requests/s (server CPU per request, naive / batched or fp32 / int8: what a machine of its own"
+          " would turn into throughput)")
     for level in LEVELS:
-        batched, naive = results["batched fp32", level]["rps"], results["naive fp32", level]["rps"]
-        int8 = results["batched int8", level]["rps"]
-        print(f"  concurrency {level:>2}: batched / naive (fp32) {batched / naive:.2f}x; "
-              f"int8 / fp32 (batched) {int8 / batched:.2f}x; "
-              f"int8 / fp32 (naive) {results['naive int8', level]['rps'] / naive:.2f}x")
+        batched, naive = results["batched fp32", level], results["naive fp32", level]
+        int8, naive_int8 = results["batched int8", level], results["naive int8", level]
+        print(f"  concurrency {level:>2}: batched / naive (fp32) {batched['rps'] / naive['rps']:.2f}x "
+              f"({naive['cpu_ms'] / batched['cpu_ms']:.2f}x); "
+              f"int8 / fp32 (batched) {int8['rps'] / batched['rps']:.2f}x "
+              f"({batched['cpu_ms'] / int8['cpu_ms']:.2f}x); int8 / fp32 (naive) "
+              f"{naive_int8['rps'] / naive['rps']:.2f}x ({naive['cpu_ms'] / naive_int8['cpu_ms']:.2f}x)")
     print(f"\nwall time {time.perf_counter() - started:.0f} s")
 
 

@@ -515,8 +515,8 @@ class ServeConfig(Strict):
     port: int = Field(8000, ge=0, le=65535)
     poll_seconds: float = Field(10.0, gt=0)  # how often the followed alias is re-resolved
     max_batch_sentences: int = Field(64, ge=1)  # concurrent requests' sentences taken into one pass
-    batch_sentences: int = Field(8, ge=1)  # per encoder call in a pass, length-sorted (less padding)
-    max_wait_ms: float = Field(2.0, ge=0)  # how long a pass waits for more requests to join it
+    encoder_call_tokens: float = Field(80.0, ge=0)  # a call's fixed cost in padded tokens: where a pass is cut
+    max_wait_ms: float = Field(2.0, ge=0)  # how long a pass waits for the clients it just answered
     max_queue_sentences: int = Field(4096, ge=1)  # sentences waiting; past it 503 with Retry-After
     max_sentences_per_request: int = Field(256, ge=1)  # past it 413
     max_tokens_per_sentence: int = Field(512, ge=1)  # past it 413 (validation.max_tokens's default)

@@ -37,8 +37,8 @@ ERRORS = {status: {"model": ErrorResponse} for status in (400, 411, 413, 422, 50
 def create_app(follower: ModelFollower, config: ServeConfig, metrics: ServiceMetrics) -> FastAPI:
     """The service over `follower`'s model; the follower and the batcher start and stop with the app."""
     batcher = MicroBatcher(metrics, max_batch_sentences=config.max_batch_sentences,
-                           batch_sentences=config.batch_sentences, max_wait_seconds=config.max_wait_ms / 1000,
-                           max_queue_sentences=config.max_queue_sentences)
+                           encoder_call_tokens=config.encoder_call_tokens,
+                           max_wait_seconds=config.max_wait_ms / 1000, max_queue_sentences=config.max_queue_sentences)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -92,15 +92,18 @@ def create_app(follower: ModelFollower, config: ServeConfig, metrics: ServiceMet
         served = _serving(follower, config)
         tasks, tokens = _checked(body, served, config)
         request.state.details.update(sentences=len(tokens), tasks=tasks, version=served.version)
+        client = tuple(request.scope.get("client") or ()) or None  # (host, port): the connection, which asks again
         try:
-            future = batcher.submit(tokens, tasks, served)
+            future = batcher.submit(tokens, tasks, served, client)
         except QueueFull as error:
             raise HTTPException(503, str(error), headers={"Retry-After": str(config.retry_after_seconds)}) from None
         try:
-            rows = await asyncio.wait_for(asyncio.wrap_future(future), config.request_timeout_seconds)
+            rows = await asyncio.wait_for(future, config.request_timeout_seconds)
         except asyncio.TimeoutError:
             raise HTTPException(504, f"no answer within serve.request_timeout_seconds "
                                      f"({config.request_timeout_seconds:g} s)") from None
+        finally:
+            batcher.answered(client)
         # A JSONResponse skips re-validating the answer against PredictResponse (it is built to fit it):
         # that costs a millisecond per request here.
         return JSONResponse({"model": {"version": served.version, "precision": served.predictor.precision},
