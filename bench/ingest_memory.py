@@ -7,7 +7,8 @@ code's params.yaml, data/raw/sst2 with train.tsv's rows repeated N times under o
 memory is the child's own ru_maxrss (os.wait4), not the benchmark's. --old: a checkout of an earlier commit (git
 worktree add /tmp/old <commit>) run the same way, for a side-by-side ratio in the same run on the same machine.
 Replicated rows are distinct records (their lines differ), so every check sees the same fractions at every size;
-train/test overlap grows with N and is a warning either way. Everything is deleted afterwards.
+train/test overlap grows with N and is a warning either way. "same records": the accepted records, sorted by uid,
+equal those of the size's first row (the old code's, with --old). Everything is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("MTL_CORPORA_MIRROR", REPO.parent / "shared" / "corpora"))
@@ -50,8 +49,9 @@ def workspace(root: Path, code: Path, size: int, chunk: int | None) -> Path:
     return root
 
 
-def run_ingest(code: Path, root: Path) -> tuple[float, float]:
-    """(wall seconds, peak MB) of one `mtl ingest sst2` of `code` in `root`."""
+def run_ingest(code: Path, root: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak MB) of one `mtl ingest sst2` of `code` in `root`. CPU time (user + system,
+    the child's own) is the steadier figure on a machine others share: wall time there includes their load."""
     env = {**os.environ, "PYTHONPATH": str(code)}  # before the venv's editable install: this code's mtl
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", "from mtl.cli import main; main()", "ingest", "sst2",
@@ -63,10 +63,12 @@ def run_ingest(code: Path, root: Path) -> tuple[float, float]:
     errors = child.stderr.read().decode(errors="replace")
     if child.returncode != 0:
         raise SystemExit(f"{code}: mtl ingest failed ({child.returncode}):\n{errors[-2000:]}")
-    return wall, usage.ru_maxrss / 1024  # Linux: kilobytes
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux: ru_maxrss in kilobytes
 
 
 def outputs(root: Path) -> tuple[dict, object]:
+    import pyarrow.parquet as pq  # here, not at the top: see main
+
     folder = root / "data" / "interim" / "sst2"
     records = folder / "records" if (folder / "records").is_dir() else folder / "records.parquet"
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
@@ -83,27 +85,32 @@ def main() -> None:
 
     versions = ([("old", args.old, None)] if args.old else []) + [("new", REPO, None)]
     versions += [(f"new, chunk {chunk}", REPO, chunk) for chunk in args.chunks]
-    rows = []
+    runs = []
     with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
+        # every run first, with nothing big in this process: a child's ru_maxrss counts the memory it had between
+        # fork and exec, which is this process's, so a parent holding the tables read back would inflate it
         for size in args.sizes:
-            reference = None
             for label, code, chunk in versions:
-                root = workspace(Path(tmp) / f"{size}x-{len(rows)}", code, size, chunk)
-                wall, peak = run_ingest(code, root)
-                report, table = outputs(root)
-                same = "" if reference is None else ("yes" if table.equals(reference[1]) and
-                                                     report["accepted"] == reference[0]["accepted"] else "NO")
-                reference = reference or (report, table)
-                rows.append((size, label, report["read"], report["accepted"], wall, peak, same))
-                print(f"{size}x {label}: {wall:.1f} s, {peak:.0f} MB", file=sys.stderr, flush=True)
-                shutil.rmtree(root)
+                root = workspace(Path(tmp) / f"{size}x-{len(runs)}", code, size, chunk)
+                wall, cpu, peak = run_ingest(code, root)
+                shutil.rmtree(root / "data" / "raw")
+                runs.append((size, label, root, wall, cpu, peak))
+                print(f"{size}x {label}: {wall:.1f} s, CPU {cpu:.1f} s, {peak:.0f} MB", file=sys.stderr, flush=True)
+        rows, reference = [], {}
+        for size, label, root, wall, cpu, peak in runs:
+            report, table = outputs(root)
+            first = reference.setdefault(size, (report, table))
+            same = "" if first[1] is table else (
+                "yes" if table.equals(first[1]) and report["accepted"] == first[0]["accepted"] else "NO")
+            rows.append((size, label, report["read"], report["accepted"], wall, cpu, peak, same))
 
-    print("| train x | code | read | accepted | wall s | peak MB | peak / old | same records as the first row |")
-    print("|---|---|---|---|---|---|---|---|")
-    old_peak = {size: peak for size, label, *_, peak, _ in rows if label == "old"}
-    for size, label, read, accepted, wall, peak, same in rows:
-        ratio = f"{peak / old_peak[size]:.2f}" if size in old_peak else ""
-        print(f"| {size} | {label} | {read:,} | {accepted:,} | {wall:.1f} | {peak:.0f} | {ratio} | {same} |")
+    print("| train x | code | read | accepted | wall s | CPU s | CPU / old | peak MB | peak / old | same records |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    old = {size: (cpu, peak) for size, label, _, _, _, cpu, peak, _ in rows if label == "old"}
+    for size, label, read, accepted, wall, cpu, peak, same in rows:
+        cpu_ratio, peak_ratio = (f"{cpu / old[size][0]:.2f}", f"{peak / old[size][1]:.2f}") if size in old else ("", "")
+        print(f"| {size} | {label} | {read:,} | {accepted:,} | {wall:.1f} | {cpu:.1f} | {cpu_ratio} | {peak:.0f} | "
+              f"{peak_ratio} | {same} |")
 
 
 if __name__ == "__main__":

@@ -58,10 +58,13 @@ class Tally:
         self.cells: dict[tuple[str, str], Counts] = {}
 
     def _cell(self, source: str, split: str) -> Counts:
-        file = file_of(source)
-        if file not in self.files:
-            raise AccountingError(f"{source}: file {file!r} is not one of the corpus's files {self.files}")
-        return self.cells.setdefault((file, split or UNASSIGNED), Counts())
+        key = (file_of(source), split or UNASSIGNED)
+        counts = self.cells.get(key)  # called twice per unit: a new Counts only for a new cell
+        if counts is None:
+            if key[0] not in self.files:
+                raise AccountingError(f"{source}: file {key[0]!r} is not one of the corpus's files {self.files}")
+            counts = self.cells[key] = Counts()
+        return counts
 
     def read(self, unit: Record | Rejection) -> None:
         self._cell(unit.source, unit.split).read += 1
