@@ -54,3 +54,20 @@ def test_twenty_thousand_records_with_many_failures():
     alien = [r for r in result.quarantined if "tag outside the label set: B-alien" in r.reason]
     assert len(alien) == sum("B-alien" in r.fields["tags"] for split in records.values() for r in split)
     assert {"quarantine_fraction", "unseen_label"} <= {issue.check for issue in result.issues}  # B-alien is in test
+
+
+def test_chunks_of_any_size_give_the_same_verdicts():
+    """The same records validated in one chunk and in chunks of 997: the same quarantine (entries and order), the
+    same accepted records and the same report, the batch checks included."""
+    from mtl.validation import validate_corpus
+
+    rng = random.Random(11)
+    records = synthetic("train", 2_500, rng) + synthetic("test", 500, rng)
+    next(record for record in records[1_500:] if record.fields["tags"]).fields["tags"][0] = "B-PERR"  # once: suspicious
+    results = [validate_corpus("big", records, [], files=["train.txt", "test.txt"], splits=["train", "test"],
+                               task_name="ner", task=task(kind="tagging"), config=ValidationConfig(max_tokens=35),
+                               chunk_records=chunk) for chunk in (None, 997)]
+    whole, chunked = results
+    assert chunked.quarantined == whole.quarantined and chunked.accepted == whole.accepted
+    assert chunked.report == whole.report and chunked.labels == whole.labels
+    assert {issue.check for issue in whole.issues} >= {"quarantine_fraction", "suspicious_label"}  # learned labels
