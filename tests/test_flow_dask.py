@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from flows.dataset import build_dataset, task_runner
-from harness.workspace import TINY, make_workspace, mtl
+from harness.workspace import TINY, make_workspace
 from mtl.config import DataFlowConfig, load_params
 from mtl.pipeline import dvc_status
 from tests.conftest import CORPORA
@@ -35,10 +35,10 @@ def files_under(root: Path, *folders: str) -> dict[str, bytes]:
 def test_the_dataset_flow_on_dask_gives_the_sequential_outputs_and_dvc_records_them(
         tmp_path, shared_corpora, dataset_workspace, dask_address, monkeypatch):
     sequential = dataset_workspace.workspace  # the session's workspace, built by the sequential flow
-    # The same workspace (same params, same cut of the corpora) but for data_flow, which no stage depends on.
+    # The same workspace (same params, same cut of the corpora) but for data_flow, which no stage depends on;
+    # the flow's own pull task fills data/raw from the mirror.
     workspace = make_workspace(tmp_path, shared_corpora, n=100, open_gate=True, corpora=CORPORA,
                                data_flow={"task_runner": "dask", "dask_address": dask_address}, **TINY)
-    mtl(workspace, "corpora", "pull")
     monkeypatch.setenv("MTL_CORPORA_MIRROR", str(workspace.mirror))
     params = load_params(workspace.params_file)
     assert params.data_flow.task_runner == "dask"
