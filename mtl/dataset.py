@@ -31,7 +31,7 @@ from mtl.config import SPLITS, Params
 from mtl.corpora.fetch import sha256_of
 from mtl.drift import TrainStatistics
 from mtl.ingest import KEY_COLUMNS
-from mtl.splits import GroupedWriter, ParquetTexts, record_batches
+from mtl.splits import GroupedWriter, ParquetTexts, record_batches, returning_memory_pool
 from mtl.tasks import kind_of
 from mtl.tasks.kind import TaskOptions
 
@@ -99,6 +99,11 @@ def label_vocabulary(task: TaskOptions, seen: set[str]) -> list[str]:
 def unify(params: Params) -> dict:
     """Write the unified dataset (the module's docstring lists the files); return the manifest. With
     leakage.action fail, raises LeakageFound once everything is written (the report names the texts)."""
+    with returning_memory_pool():
+        return _unify(params)
+
+
+def _unify(params: Params) -> dict:
     schema = unified_schema(params)
     arrow_schema = datasets.Features.from_arrow_schema(schema).arrow_schema  # carries the HF features metadata
     out = params.unified_dir
