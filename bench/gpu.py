@@ -9,7 +9,8 @@ config when no weights are at hand, and the local MiniLM when its package is ins
 of the same shapes and batch in the same run, then prediction against a plain forward. Prints tokens/s, the
 ratio, and MFU for the transformer-shaped encoders (6 x parameters x tokens FLOPs per step; --peak-tflops).
 minilm: fine-tunes the local MiniLM on the unified dataset (built beforehand on the CPU machine; carry it) with
-the GPU params file, then scores it on test; prints wall time and test scores.
+the GPU params file, then scores it on test; prints wall time and test scores, and the loop's own lines (progress,
+and at the end the share of the training time its steps waited for batches: training.prefetch's effect).
 
 What the GPU machine needs beyond torch/transformers/pandas/pyarrow/safetensors: the pure-Python wheels of
 pydantic (+ pydantic-core, annotated-types, typing-inspection), pyyaml and seqeval; see the README's GPU recipe.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -187,6 +189,7 @@ def minilm(args) -> None:
     from mtl.stages.evaluate import evaluate_model
     from mtl.training import train
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     params = load_params(args.params)
     if args.data:
         data = params.model_dump(mode="python")
