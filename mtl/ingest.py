@@ -77,8 +77,8 @@ def read_units(name: str, params: Params, headers: list[Header]) -> Iterator[Rec
             options = corpus.reader_options(key)
             split_map = getattr(options, "split_map", None)
             feeds = set(split_map.values()) if split_map else {key}
-            if train_pass and "train" not in feeds or not train_pass and feeds == {"train"} and not split_map:
-                continue
+            if (train_pass and "train" not in feeds) or (not train_pass and feeds == {"train"} and not split_map):
+                continue  # nothing of this file's is this pass's
             path = params.raw_dir / name / file.path
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: missing; run `mtl corpora pull {name}` first")
@@ -88,7 +88,7 @@ def read_units(name: str, params: Params, headers: list[Header]) -> Iterator[Rec
                     if key not in read_before:
                         headers.append(item)
                     continue
-                if key in read_before and item.split == "train" or train_pass and item.split != "train":
+                if (key in read_before and item.split == "train") or (train_pass and item.split != "train"):
                     continue  # this pass is not this unit's (a file read twice gives each unit once)
                 if mapping and isinstance(item, Record):  # an extra evaluation set: its labels mapped onto the task's
                     kept, refused = relabel([item], mapping, name)
