@@ -1,11 +1,13 @@
 """The unified dataset as training and evaluation read it: per task, its rows (the kind's fields), gold answers
 and encoded examples.
 
-A split's rows stay in its Parquet file: each task keeps where its rows lie (task_rows.TaskRows) and reads
-them memory-mapped, a record batch at a time, when asked. What training holds is the encoded examples, packed
-into flat numpy arrays (encoded.EncodedExamples), and the lengths the batching sorts by, computed in Arrow.
-`inputs` streams when iterated (the vocabulary is counted that way) and is listed whole only when indexed;
-`rows` is a list again wherever a caller assigns one (bench/training.py cuts the dev sets to two rows).
+A split's rows stay on disk: each task keeps where its rows lie (task_rows.TaskRows: row numbers, 4 bytes a
+row) and the lengths the batching sorts by (2 bytes a row, computed in Arrow). Passes over the rows (the
+vocabulary, the lengths, an evaluation's inputs and gold) stream the Parquet a record batch at a time; a
+training batch takes its rows from the task's memory-mapped store and encodes them then (encoded.EncodedRows),
+so what a training process holds per example is those 6 bytes, not its ids. `inputs` streams when iterated
+(the vocabulary is counted that way) and is listed whole only when indexed; `rows` is a list again wherever a
+caller assigns one (bench/training.py cuts the dev sets to two rows).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mtl.model.batch import Example
 from mtl.model.vocab import Vocab, build_vocab
 from mtl.tasks import kind_of
 from mtl.tasks.kind import TaskOptions
-from mtl.training.encoded import EncodedExamples
+from mtl.training.encoded import EncodedRows
 from mtl.training.task_rows import LazyList, TaskRows
 
 
@@ -35,7 +37,7 @@ class TaskData:
     options: TaskOptions  # the task's params (its kind and the kind's options)
     labels: list[str]
     rows: Sequence[dict[str, Any]] = field(repr=False)  # the kind's fields per example: TaskRows, or a list
-    examples: Sequence[Example] = field(default_factory=list, repr=False)  # filled by encode()
+    examples: Sequence[Example] = field(default_factory=list, repr=False)  # EncodedRows, set by encode()
 
     @property
     def kind(self) -> str:
@@ -81,12 +83,26 @@ class TaskData:
             yield from (dict(zip(names, values)) for values in zip(*part.values()))
 
     def encode(self, vocab: Vocab) -> None:
-        """Word/char ids of every text and the target ids of every row, once, before training: streamed from the
-        rows, packed (encoded.py), so the rows themselves are not held."""
+        """Encode with `vocab` from now on: `examples` makes a batch's Examples when asked (examples_at), from the
+        rows' memory-mapped store, copied here once (a streamed pass) so the first batch does not pay for it."""
         kind, texts = kind_of(self.options), self.text_fields
         label_ids = {label: i for i, label in enumerate(self.labels)}
-        self.examples = EncodedExamples.pack((vocab.encode_texts([row[text] for text in texts]),
-                                              kind.target_ids(row, label_ids)) for row in self._rows())
+
+        def example(row: dict[str, Any]) -> Example:
+            return Example(vocab.encode_texts([row[text] for text in texts]), kind.target_ids(row, label_ids))
+
+        if isinstance(self.rows, TaskRows):
+            self.rows.prepare()
+            read = self.rows.take
+        else:
+            read = lambda index: [self.rows[i] for i in index]  # noqa: E731 (an assigned list)
+        self.examples = EncodedRows(len(self.rows), read, self._rows, example)
+
+    def examples_at(self, index: Sequence[int]) -> list[Example]:
+        """The examples number `index`, in that order, encoded now: one batch's."""
+        if not isinstance(self.examples, EncodedRows):
+            raise RuntimeError(f"task {self.name!r}: call encode(vocab) before drawing batches")
+        return self.examples.take(index)
 
     def lengths(self) -> np.ndarray:
         """Tokens per example, all its texts together: what a token-budget batch counts."""
@@ -125,7 +141,8 @@ def read_split(data_dir: Path, split: str, tasks: dict[str, TaskOptions], labels
 
 def load_training_data(params: Params, data_dir: Path, split: str = "train") -> tuple[dict[str, TaskData], Vocab]:
     """A training process's data load, as the loop's setup does it for a word-level encoder: read the split
-    (every configured task), count the word vocabulary from it, encode every example. What bench/ measures."""
+    (every configured task), count the word vocabulary from it, ready each task's encoding (its rows' store).
+    What bench/ measures, with the lengths and batches drawn after it."""
     data = read_split(data_dir, split, params.tasks, read_labels(data_dir / params.paths.labels))
     words = params.model.words
     vocab = build_vocab((text for task in data.values() for texts in task.inputs for text in texts),

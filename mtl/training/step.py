@@ -72,9 +72,10 @@ def learning_rate(step: int, cfg: TrainingConfig) -> float:
 def next_batch(data: TaskData, stream: BucketBatches, world: World = World()) -> Batch:
     """The task's next batch of examples (this rank's share of it), on the CPU, with its targets."""
     index = share(next(stream), world)
-    batch = collate([data.examples[i] for i in index], index=index)
+    examples = data.examples_at(index)  # read and encoded now (data.py)
+    batch = collate(examples, index=index)
     batch.task, batch.labels, batch.task_options = data.name, data.labels, data.options_dict
-    targets = [data.examples[i].target for i in index]
+    targets = [example.target for example in examples]
     batch.targets = kind_of(data.options).collate_targets(targets, batch.texts[0].words.size(1))
     return batch
 

@@ -1,13 +1,20 @@
-"""One task's rows of a unified split file, read from the file (memory-mapped) when they are asked for.
+"""One task's rows of a unified split file, read from disk when they are asked for.
 
 A unified split holds every task's rows in one Parquet file. Training and evaluation keep, per task, only
-where its rows lie (their row numbers, a numpy array); the rows themselves are decoded a record batch at a
-time, filtered to the task, and dropped once the caller has used them. So a process that trains on every
-task holds the encoded examples, not every split's raw rows as Python objects.
+where its rows lie: their row numbers, a numpy array of the smallest integer type that holds them (4 bytes a
+row up to 4 billion rows). A pass over the rows (the vocabulary, the lengths, an evaluation) decodes the
+Parquet a record batch at a time, filtered to the task. Random access (a training batch: rows from anywhere
+in the task) cannot decode a Parquet row group per row, so the task's fields are copied once, streamed, into
+an uncompressed Arrow IPC file that is memory-mapped and unlinked at once (RowStore): a batch's rows are
+taken from it without copying the rest, the pages it touches are the kernel's page cache (clean, dropped
+under pressure, never swapped), and the file disappears with the process, however it ends.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -22,6 +29,48 @@ T = TypeVar("T")
 BATCH_ROWS = 8192  # rows decoded at a time when streaming: bounds the memory of a pass, not its speed
 
 
+def smallest_int(values: np.ndarray) -> np.ndarray:
+    """The same non-negative integers in the smallest unsigned type that holds them (lengths: uint8/uint16)."""
+    high = int(values.max()) if values.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if high <= np.iinfo(dtype).max:
+            return values.astype(dtype, copy=False)
+    raise AssertionError("unreachable: uint64 holds every row number")
+
+
+class RowStore:
+    """Record batches written once to an Arrow IPC file, memory-mapped; rows taken by their number in it."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
+        handle, name = tempfile.mkstemp(prefix="mtl-task-rows-", suffix=".arrow")
+        os.close(handle)
+        try:
+            with pa.OSFile(name, "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+            self._map = pa.memory_map(name, "r")
+        finally:
+            os.unlink(name)  # the mapping keeps the data; the name goes now, so nothing is left behind
+        reader = pa.ipc.open_file(self._map)
+        self._batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]  # views into the map
+        self._starts = np.cumsum([0] + [b.num_rows for b in self._batches]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def take(self, numbers: np.ndarray) -> list[dict[str, Any]]:
+        """The rows numbered `numbers` (0 <= n < len), as dicts, in that order. Taken batch by batch: a take
+        over several chunks would join them first."""
+        chunk = np.searchsorted(self._starts, numbers, side="right") - 1
+        rows: list[dict[str, Any]] = [{}] * len(numbers)
+        for c in np.unique(chunk).tolist():
+            at = np.flatnonzero(chunk == c)
+            taken = self._batches[c].take(pa.array(numbers[at] - self._starts[c])).to_pylist()
+            for k, row in zip(at.tolist(), taken):
+                rows[k] = row
+        return rows
+
+
 class TaskRows(Sequence[dict[str, Any]]):
     """The rows of task `task` in `path`, each a {field: value} dict of the kind's `fields`, in file order."""
 
@@ -30,16 +79,27 @@ class TaskRows(Sequence[dict[str, Any]]):
         self.positions = positions  # row numbers in the file, ascending
         metadata = pq.ParquetFile(path, memory_map=True).metadata
         sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
-        self._group_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        groups = np.searchsorted(self._group_starts, positions, side="right") - 1
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        groups = np.searchsorted(starts, positions, side="right") - 1
         self._groups = np.unique(groups).tolist()  # the row groups holding this task's rows: the rest is never read
+        self._store: RowStore | None = None
+        self._store_lock = threading.Lock()  # a batch may be drawn in a prefetch thread
 
     @classmethod
     def locate(cls, path: Path, fields: dict[str, list[str]]) -> dict[str, TaskRows]:
-        """{task: its rows} for the tasks in `fields` ({task: the kind's fields}), reading only the task column."""
-        table = pq.read_table(path, columns=["task"], memory_map=True)
-        column = table.column("task")
-        return {task: cls(path, task, task_fields, np.flatnonzero(pc.equal(column, task).to_numpy(zero_copy_only=False)))
+        """{task: its rows} for the tasks in `fields` ({task: the kind's fields}), reading only the task column,
+        a record batch at a time."""
+        found: dict[str, list[np.ndarray]] = {task: [] for task in fields}
+        at = 0
+        for batch in pq.ParquetFile(path, memory_map=True).iter_batches(batch_size=BATCH_ROWS, columns=["task"]):
+            column = batch.column("task")
+            for task, parts in found.items():
+                mine = np.flatnonzero(pc.equal(column, task).to_numpy(zero_copy_only=False))
+                if mine.size:
+                    parts.append(mine + at)
+            at += batch.num_rows
+        return {task: cls(path, task, task_fields, smallest_int(np.concatenate(found[task]) if found[task]
+                                                                 else np.zeros(0, np.int64)))
                 for task, task_fields in fields.items()}
 
     def __len__(self) -> int:
@@ -66,7 +126,8 @@ class TaskRows(Sequence[dict[str, Any]]):
             yield from ({f: part[f][i] for f in self.fields} for i in range(len(part[self.fields[0]])))
 
     def list_lengths(self, columns: list[str]) -> np.ndarray:
-        """Per row, the summed lengths of list `columns` (tokens per example), computed in Arrow."""
+        """Per row, the summed lengths of list `columns` (tokens per example), computed in Arrow; the smallest
+        unsigned type that holds them (uint16 for sentences under 65,536 tokens: 2 bytes a row)."""
         out = np.zeros(len(self), dtype=np.int64)
         at = 0
         for batch in self.batches(columns):
@@ -74,7 +135,25 @@ class TaskRows(Sequence[dict[str, Any]]):
                 lengths = pc.fill_null(pc.list_value_length(batch.column(name)), 0)
                 out[at : at + batch.num_rows] += lengths.to_numpy(zero_copy_only=False)
             at += batch.num_rows
-        return out
+        return smallest_int(out)
+
+    def prepare(self) -> None:
+        """Copy the task's fields to its memory-mapped store now (one streamed pass), not at the first take."""
+        with self._store_lock:
+            if self._store is None:
+                whole = pq.read_schema(self.path)
+                schema = pa.schema([whole.field(name) for name in self.fields])
+                self._store = RowStore(self.batches(), schema)
+
+    def take(self, index: Sequence[int] | np.ndarray) -> list[dict[str, Any]]:
+        """The task's rows number `index` (0-based within the task, negatives from the end), in that order."""
+        numbers = np.asarray(index, dtype=np.int64).reshape(-1)
+        numbers = np.where(numbers < 0, numbers + len(self), numbers)
+        if numbers.size and not (0 <= numbers.min() and numbers.max() < len(self)):
+            raise IndexError(f"row {numbers[(numbers < 0) | (numbers >= len(self))][0]} of task {self.task!r}, "
+                             f"which has {len(self)}")
+        self.prepare()
+        return self._store.take(numbers)
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -83,21 +162,10 @@ class TaskRows(Sequence[dict[str, Any]]):
     def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
 
     def __getitem__(self, index):
-        """Random access reads the row groups holding the rows asked for (iterate for a pass over all)."""
+        """Random access, from the store (iterate for a pass over all)."""
         if isinstance(index, slice):
-            return self._take(self.positions[index])
-        return self._take(self.positions[[index]])[0]
-
-    def _take(self, positions: np.ndarray) -> list[dict[str, Any]]:
-        file = pq.ParquetFile(self.path, memory_map=True)
-        groups = np.searchsorted(self._group_starts, positions, side="right") - 1
-        rows: list[dict[str, Any]] = [{}] * len(positions)
-        for group in np.unique(groups).tolist():
-            at = np.flatnonzero(groups == group)
-            table = file.read_row_group(group, columns=self.fields)
-            for k, row in zip(at.tolist(), table.take(pa.array(positions[at] - self._group_starts[group])).to_pylist()):
-                rows[k] = row
-        return rows
+            return self.take(np.arange(len(self))[index])
+        return self.take([index])[0]
 
 
 class LazyList(Sequence[T]):

@@ -1,6 +1,7 @@
 """Training's data read lazily from the unified Parquet gives what reading it whole gave: the same rows, inputs,
 gold answers, lengths and encoded examples (values, dtypes, shapes), on a file of one row group and on one of
-many with the tasks interleaved; the rows themselves are not held."""
+many with the tasks interleaved; the rows themselves are not held, and a batch's examples are encoded when it
+is drawn, the very ones encoding every example up front made."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mtl.model.batch import collate
+from mtl.model.batch import Example, collate
 from mtl.model.vocab import build_vocab
 from mtl.tasks import kind_of
+from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData, load_training_data, read_labels, read_split
-from mtl.training.encoded import EncodedExamples
+from mtl.training.encoded import EncodedRows
+from mtl.training.step import next_batch
 from mtl.training.task_rows import TaskRows
 from tests.training.conftest import tiny_params
 
@@ -64,7 +67,7 @@ def test_lazy_task_data_is_the_eager_reading(layout, pairs_dir, interleaved_dir)
         assert task.gold == [kind.target(row) for row in rows]
         assert task.lengths().tolist() == [sum(map(len, x)) for x in inputs]
         task.encode(vocab)
-        assert isinstance(task.examples, EncodedExamples) and len(task.examples) == len(rows)
+        assert isinstance(task.examples, EncodedRows) and len(task.examples) == len(rows)
         label_ids = {label: i for i, label in enumerate(task.labels)}
         for i, row in enumerate(rows):
             example = task.examples[i]
@@ -77,31 +80,62 @@ def test_lazy_task_data_is_the_eager_reading(layout, pairs_dir, interleaved_dir)
                 assert chars_a.shape == chars_b.shape
 
 
-def test_packed_examples_rebuild_any_char_matrix_and_target():
-    """Zeros inside a char row, empty texts, rows of zeros, wide ids and per-token float targets come back as made."""
-    chars = np.array([[3, 0, 5, 0], [0, 0, 0, 0], [70000, 2, 0, 0]], dtype=np.int64)
-    made = [([(np.array([4, 1, 9], np.int32), chars)], [0.5, 1.0, 2.25]),
-            ([(np.zeros(0, np.int32), np.zeros((0, 1), np.int64))], []),
-            ([(np.array([2], np.int32), np.array([[0, 0, 0]], np.int64))], [3.0])]
-    packed = EncodedExamples.pack(made)
-    assert len(packed) == 3
-    for example, (encodings, target) in zip(packed, made):
-        assert example.target == target and type(example.target) is list
-        for (w1, c1), (w2, c2) in zip(example.texts, encodings, strict=True):
-            assert w1.dtype == w2.dtype and c1.dtype == c2.dtype and c1.shape == c2.shape
-            assert np.array_equal(w1, w2) and np.array_equal(c1, c2)
-    with pytest.raises(IndexError):
-        packed[3]
+def same_example(a, b) -> bool:
+    """Equal target (value and type) and equal arrays (values, dtypes, shapes) text by text."""
+    return (type(a.target) is type(b.target) and a.target == b.target and len(a.texts) == len(b.texts)
+            and all(x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y)
+                    for text_a, text_b in zip(a.texts, b.texts) for x, y in zip(text_a, text_b, strict=True)))
 
 
-def test_a_batch_from_packed_examples_is_the_batch_from_a_list(unified_dir):
-    params = tiny_params()
-    data, _ = load_training_data(params, unified_dir)
-    for task in data.values():
-        index = list(range(0, len(task.examples), 3))
-        packed, listed = collate([task.examples[i] for i in index]), collate([list(task.examples)[i] for i in index])
-        for a, b in zip(packed.texts, listed.texts, strict=True):
-            assert all(getattr(a, f).equal(getattr(b, f)) for f in ("words", "chars", "lengths", "mask"))
+def test_batches_encoded_when_drawn_are_the_eagerly_encoded_examples(interleaved_dir):
+    """Every batch of two epochs of the loop's own streams, drawn through next_batch (rows taken from the store
+    and encoded then), holds exactly the Examples that encoding every row of the split up front gave, and
+    collates to the same tensors and targets; on a file of many row groups, tasks interleaved."""
+    params = tiny_params(pairs=True)
+    cfg = params.training
+    data, vocab = load_training_data(params, interleaved_dir)
+    whole = eager(interleaved_dir, "train", params.tasks)
+    for name, task in data.items():
+        kind = kind_of(task.options)
+        texts, label_ids = kind.text_fields(task.options), {label: i for i, label in enumerate(task.labels)}
+        up_front = [Example(vocab.encode_texts([row[t] for t in texts]), kind.target_ids(row, label_ids))
+                    for row in whole[name]]
+        assert all(same_example(a, b) for a, b in zip(task.examples, up_front, strict=True)), "a pass in order"
+        stream = BucketBatches(task.lengths(), batch_size=cfg.batch_size, unit=cfg.batch_unit,
+                               pool_size=cfg.pool_size, seed=cfg.seed, name=name)
+        reference = BucketBatches(task.lengths(), batch_size=cfg.batch_size, unit=cfg.batch_unit,
+                                  pool_size=cfg.pool_size, seed=cfg.seed, name=name)
+        drawn = 0
+        while reference.epoch < 2:
+            index = next(reference)
+            batch = next_batch(task, stream)
+            assert batch.index == index
+            assert all(same_example(a, up_front[i]) for a, i in zip(task.examples_at(index), index, strict=True))
+            expected = collate([up_front[i] for i in index], index=index)
+            for a, b in zip(batch.texts, expected.texts, strict=True):
+                assert all(getattr(a, f).equal(getattr(b, f)) for f in ("words", "chars", "lengths", "mask"))
+            targets = kind.collate_targets([up_front[i].target for i in index], expected.texts[0].words.size(1))
+            assert batch.targets.equal(targets) and batch.targets.dtype == targets.dtype
+            drawn += len(index)
+        assert drawn >= 2 * len(up_front) - len(index), "two epochs cover every example twice"
+
+
+def test_rows_are_taken_in_any_order_with_negatives_and_bounds(interleaved_dir):
+    params = tiny_params(pairs=True)
+    data = read_split(interleaved_dir, "train", params.tasks, read_labels(interleaved_dir / "labels.json"))
+    whole = eager(interleaved_dir, "train", params.tasks)
+    for name, task in data.items():
+        rows, n = whole[name], len(whole[name])
+        index = np.random.default_rng(1).permutation(n).tolist() + [0, 0, -1]
+        assert task.rows.take(index) == [rows[i] for i in index]
+        assert task.rows.take([]) == []
+        with pytest.raises(IndexError, match=f"row {n} of task {name!r}, which has {n}"):
+            task.rows.take([0, n])
+    positions = data["pos"].rows.positions
+    assert positions.dtype == np.min_scalar_type(int(positions.max())), "the smallest type that holds them"
+    assert positions.dtype.itemsize < 8 and data["pos"].lengths().dtype == np.uint8
+    with pytest.raises(RuntimeError, match="call encode"):
+        data["pos"].examples_at([0])
 
 
 def test_assigned_rows_are_what_inputs_and_gold_read(unified_dir):
