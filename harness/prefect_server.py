@@ -38,28 +38,43 @@ def prefect_environment(api_url: str, home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def prefect_server(home: Path, timeout: float = 90) -> Iterator[str]:
-    """`prefect server start` on a free 127.0.0.1 port; yields the API URL once /health answers."""
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    env = {
-        **prefect_environment(api_url, home),
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # scheduled runs are created this often
-        "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_URL")
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    command.append("--no-ui")
-    log = (home / "server.log").open("w")
-    with _process(command, env, log) as process:
-        deadline = time.monotonic() + timeout
-        while not _healthy(api_url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log_tail = (home / "server.log").read_text()[-3000:]
-                raise AssertionError(f"the Prefect server did not come up:\n{log_tail}")
-            time.sleep(0.3)
-        yield api_url
+def prefect_server(home: Path, timeout: float = 90, attempts: int = 3) -> Iterator[str]:
+    """`prefect server start` on a free 127.0.0.1 port; yields the API URL once /health answers. A port taken
+    between free_port() and the server's bind (by another test process: pytest-xdist workers start servers at
+    the same time) costs another attempt on another port."""
+    for _ in range(attempts):
+        port = free_port()
+        api_url = f"http://127.0.0.1:{port}/api"
+        env = {
+            **prefect_environment(api_url, home),
+            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # scheduled runs are created this often
+            "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        }
+        env.pop("PREFECT_API_URL")
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        command.append("--no-ui")
+        log = (home / "server.log").open("w")
+        with _process(command, env, log) as process:
+            if _came_up(process, api_url, home / "server.log", timeout):
+                yield api_url
+                return
+    raise AssertionError(f"the Prefect server found no free port in {attempts} attempts:\n"
+                         f"{(home / 'server.log').read_text()[-3000:]}")
+
+
+def _came_up(process: subprocess.Popen, api_url: str, log_file: Path, timeout: float) -> bool:
+    """True once /health answers while our process still runs (not another's server on a reused port); False
+    when the port was taken; an AssertionError with the log's tail on any other failure or on timeout."""
+    deadline = time.monotonic() + timeout
+    while not (_healthy(api_url) and process.poll() is None):
+        if process.poll() is not None or time.monotonic() > deadline:
+            log_tail = log_file.read_text()[-3000:]
+            if process.poll() is not None and "already in use" in log_tail.lower():
+                return False
+            raise AssertionError(f"the Prefect server did not come up:\n{log_tail}")
+        time.sleep(0.3)
+    return True
 
 
 @contextmanager

@@ -35,36 +35,44 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_server(log_file: Path, timeout: float = 30.0) -> Iterator[str]:
-    """Start `moto_server` (the one beside this interpreter) on a free port; yield its URL; stop it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+def moto_server(log_file: Path, timeout: float = 30.0, attempts: int = 3) -> Iterator[str]:
+    """Start `moto_server` (the one beside this interpreter) on a free port; yield its URL; stop it. A port
+    taken between free_port() and the server's bind (pytest-xdist workers start servers at the same time)
+    costs another attempt on another port."""
     binary = Path(sys.executable).parent / "moto_server"
-    with open(log_file, "wb") as log:  # a file, not a pipe: a full pipe would block the server
-        process = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_answers(url, process, log_file, timeout)
-            yield url
-        finally:
-            process.terminate()
+    for _ in range(attempts):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with open(log_file, "wb") as log:  # a file, not a pipe: a full pipe would block the server
+            process = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],
+                                       stdout=log, stderr=subprocess.STDOUT)
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                if _answers(url, process, log_file, timeout):
+                    yield url
+                    return
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    raise RuntimeError(f"moto_server found no free port in {attempts} attempts:\n{log_file.read_text()}")
 
 
-def _wait_until_answers(url: str, process: subprocess.Popen, log_file: Path, timeout: float) -> None:
+def _answers(url: str, process: subprocess.Popen, log_file: Path, timeout: float) -> bool:
+    """True once the server answers; False when its port was taken; a RuntimeError otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if "address already in use" in log_file.read_text().lower():
+                return False
             raise RuntimeError(f"moto_server exited with {process.returncode}:\n{log_file.read_text()}")
         try:
             with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                return
+                return process.poll() is None  # not another process's server on a reused port
         except urllib.error.HTTPError:
-            return  # any HTTP answer means it is serving
+            return process.poll() is None  # any HTTP answer means it is serving
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"moto_server did not answer on {url} within {timeout} s:\n{log_file.read_text()}")
