@@ -28,8 +28,17 @@ $(INSTALLED): pyproject.toml requirements.lock
 run: install
 	mtl run --params params.yaml
 
+# Two pytest-xdist workers, fixed rather than `-n auto`: the machines this must fit have 2 cores, a worker per
+# core is what they hold (tests/conftest.py gives each worker cores/workers torch threads), and on a bigger machine
+# the pipeline group (the tests sharing one Prefect server and workspace, on one worker) bounds the time anyway,
+# while every further worker would build its own session fixtures. `make test TEST_WORKERS=4` to choose.
+# --dist loadgroup: each group's tests on one worker (tests/conftest.py groups them: the pipeline tests, the
+# candidate tests, otherwise a test's file, so module fixtures are built once); --no-loadscope-reorder: groups go
+# out in collection order, which puts the longest (the pipeline) first. Here, not in pyproject's addopts: a
+# targeted `pytest tests/x.py` stays one process (no workers to start; -s and --pdb work).
+TEST_WORKERS ?= 2
 test: install browser
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # The report's browser test needs headless Chromium: Debian's package, installed when missing (as root, as in CI).
 # Where it cannot be installed, that test skips and says why; nothing else needs it.

@@ -10,21 +10,82 @@ Building them is what costs (each stage is a process importing GX or torch); a c
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness.prefect_server import prefect_server
-from harness.workspace import TINY, Workspace, copy_workspace, make_workspace, mtl
-from mtl.config import Params, load_params
+# `make test` runs the suite in pytest-xdist workers, one process each. What every worker process needs is set
+# here, before anything imports torch or Prefect (both read it when they load):
+# - its share of the cores for torch (cores / workers threads): two workers with a thread per core each thrash;
+# - OpenMP threads that sleep at barriers instead of spinning (mtl/training/device.py: spinning made 2 threads
+#   ~10x slower than 1 on a shared CPU); children (DVC stages, `mtl` commands) inherit both;
+# - a Prefect home of its own: a flow or task run outside the session's server starts an ephemeral server on
+#   PREFECT_HOME's SQLite database, which two workers (or a developer's ~/.prefect) must not share.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // WORKERS)))
+PREFECT_HOME = Path(tempfile.mkdtemp(prefix=f"mtl-tests-prefect-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
+os.environ["PREFECT_HOME"] = str(PREFECT_HOME)
+
+from harness.candidate import build_once  # noqa: E402  (after the environment above)
+from harness.prefect_server import prefect_server  # noqa: E402
+from harness.workspace import TINY, Workspace, copy_workspace, make_workspace, mtl  # noqa: E402
+from mtl.config import Params, load_params  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # The shared workspaces' corpora: one per reader format of params.yaml (CoNLL-U, CoNLL, delimited, label-prefixed)
 # and both kinds' common cases (tagging, BIO tagging, classification). The integration tests are about the
 # pipeline's machinery; each further corpus would add an ingest process (~4 s) to every session.
 CORPORA = ("ud_english_ewt", "wnut17", "sst2", "trec")
+
+
+# `make test` runs under `--dist loadgroup`, a group's tests on one worker: the tests sharing one expensive
+# session build form one group, built once, on one worker: the Prefect server and the pipeline workspaces (by the
+# fixtures a test uses), the evaluated candidate of harness/candidate.py (by the modules that build it). Every
+# other test is grouped with its file, so a module-scoped fixture (a 2-process training run, eight interpreters
+# importing the stages' modules) is built on one worker, not on each (`--dist loadfile`, plus the two groups).
+# The pipeline group is the longest (about half the suite's time), so it comes first: with
+# --no-loadscope-reorder xdist hands out groups in collection order, and the other worker takes the rest.
+PIPELINE_FIXTURES = {"prefect_api", "dataset_workspace", "trained_workspace"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouped = sorted(((_group(item), item) for item in items),  # stable: otherwise as collected
+                     key=lambda pair: {"pipeline": 0, "candidate": 1}.get(pair[0], 2))
+    items[:] = [item for _, item in grouped]
+    for group, item in grouped:
+        item.add_marker(pytest.mark.xdist_group(group))
+        if getattr(config.option, "loadgroup", False):  # set in xdist workers under --dist loadgroup
+            _join_group(item, group)
+
+
+def _group(item: pytest.Item) -> str:
+    if PIPELINE_FIXTURES & set(item.fixturenames):
+        return "pipeline"
+    if getattr(getattr(item, "module", None), "build_once", None) is build_once:
+        return "candidate"
+    return item.nodeid.split("::")[0]
+
+
+def _join_group(item: pytest.Item, group: str) -> None:
+    """What xdist 3.8 means to do with the mark and no longer can: the scheduler reads a test's group from the
+    `@group` suffix of its node id, which xdist writes into `item._nodeid`, but pytest 9.2 builds node ids from
+    `item._id` (pytest-xdist issue #1386, open): the mark alone leaves every test its own group, and each worker
+    builds the session workspace. Remove once xdist writes the suffix itself (then it is written twice, and the
+    scheduler still reads the group after the last `@`)."""
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(PREFECT_HOME, ignore_errors=True)
 
 
 @dataclass(frozen=True)
