@@ -322,6 +322,8 @@ def run_size(copies: int, shared: Path, timeout: float, flows: bool) -> dict[str
         env = {**os.environ, **OFFLINE, "MTL_CORPORA_MIRROR": str(tmp / "mirror"), "PREFECT_HOME": str(tmp / "prefect"),
                "PYTHONPATH": str(REPO)}
         env.pop("PREFECT_API_URL", None)  # an ephemeral Prefect per flow run: nothing outside the temp folder
+        # its default 20 s to start was too short for the Dask workers' connections on a loaded 2-core machine
+        env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
         plain = tmp / "plain"
         plain.mkdir()
         params_file = write_params(plain, corpora)
