@@ -24,8 +24,10 @@ the start shifts every shard after it.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -102,6 +104,24 @@ def chunks(units: Iterator[Record | Rejection], size: int) -> Iterator[list[Reco
         yield chunk
 
 
+@contextmanager
+def collect_between_chunks() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a chunk is validated, and run once after it.
+
+    A chunk allocates about a million objects (records, their token lists, GX's frame), which the collector's
+    default thresholds scan again and again as they survive: 40% of ingest's CPU time on SST-2 (9.5 s against 5.8 s
+    with the collector off, 3x SST-2). Records hold no reference cycles, so they are freed as the chunk is
+    dropped whatever the collector does; the cycles GX and pandas leave are collected once per chunk, which keeps
+    memory bounded. The collector is process-wide: it is enabled again (if it was) however ingest ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def ingest(name: str, params: Params) -> IngestResult:
     if name not in params.corpora:
         raise KeyError(f"no corpus {name!r} in params; known: {sorted(params.corpora)}")
@@ -114,11 +134,13 @@ def ingest(name: str, params: Params) -> IngestResult:
     paths, schema, headers = params.paths, record_schema(kind_of(task), task), []
     (output_dir / paths.ingest_report).unlink(missing_ok=True)  # a run that fails midway leaves no stale report
     with ShardWriter(output_dir / paths.records, schema, params.ingest.shard_records) as shards, \
-            (output_dir / paths.quarantine).open("wb") as quarantine:
+            (output_dir / paths.quarantine).open("wb") as quarantine, collect_between_chunks():
         for chunk in chunks(read_units(name, params, headers), params.ingest.chunk_records):
             outcomes = validator.validate(chunk)
             shards.write(records_table([unit for unit in outcomes if isinstance(unit, Record)], schema))
             quarantine.writelines(quarantine_line(unit) for unit in outcomes if isinstance(unit, Rejection))
+            del chunk, outcomes
+            gc.collect()
     summary = validator.finish(headers)
     (output_dir / paths.ingest_report).write_text(json.dumps(summary.report, indent=2, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")

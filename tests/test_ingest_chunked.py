@@ -4,6 +4,7 @@ ingest.shard_records rows, and two runs write them byte for byte alike."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mtl.config import CorpusConfig, Params
+from mtl.corpora.lines import ReaderError
 from mtl.ingest import ingest
 from mtl.validation import read_quarantine
 
@@ -131,3 +133,14 @@ def test_a_rerun_replaces_every_shard_of_the_last(default_params, tmp_path) -> N
     first = ingest("toy_pairs", params)
     ingest("toy_pairs", params.model_copy(update={"ingest": params.ingest.model_copy(update={"shard_records": 100})}))
     assert [path.name for path in (first.output_dir / "records").iterdir()] == ["part-00000.parquet"]
+
+
+def test_the_garbage_collector_is_on_again_after_ingest_even_when_a_file_cannot_be_read(default_params, tmp_path):
+    """Ingest pauses Python's cyclic collector within a chunk (a process-wide switch): it must come back on."""
+    params = params_for(default_params, tmp_path, "toy_questions", chunk=7, shard=5)
+    ingest("toy_questions", params)
+    assert gc.isenabled()
+    (tmp_path / "raw" / "toy_questions" / "q_test.tsv").write_bytes(b"DESC\tWhat ?\rHUM\tWho ?\r")  # CR-only line ends
+    with pytest.raises(ReaderError, match="line ends are CR alone"):
+        ingest("toy_questions", params)
+    assert gc.isenabled()
