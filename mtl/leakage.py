@@ -125,34 +125,42 @@ class EvaluatedIndex:
 
     def __init__(self, bands: minhash.Bands) -> None:
         self.bands = bands
-        self._chunks: list[tuple] = []
-        self.groups: list[tuple[str, str]] = []
+        self._columns: list[list[np.ndarray]] = [[] for _ in range(8)]  # one list per column: freed one at a time
 
     def add(self, group: int, batch: Units) -> None:
         if not len(batch):
             return
         ids, offsets = minhash.shingles(batch.sides)
-        self._chunks.append((np.full(len(batch), group, np.int32), np.array(batch.positions, np.int64),
-                             np.array(batch.parts, np.int8), np.array(batch.hashes, np.uint64),
-                             np.array(batch.key_lengths, np.int32), self.bands.keys(ids, offsets),
-                             ids.astype(np.uint32), np.diff(offsets).astype(np.int32)))
+        for column, values in zip(self._columns, (
+                np.full(len(batch), group, np.int32), np.array(batch.positions, np.int64),
+                np.array(batch.parts, np.int8), np.array(batch.hashes, np.uint64),
+                np.array(batch.key_lengths, np.int32), self.bands.keys(ids, offsets), ids.astype(np.uint32),
+                np.diff(offsets).astype(np.int32))):
+            column.append(values)
 
     def freeze(self) -> None:
-        """Concatenate the batches and sort the lookup columns; per unit about 8 + 12 + 8 x bands bytes of lookup
-        tables and 4 bytes a bigram (int32 positions in them: fewer than 2^31 evaluated units)."""
-        chunks = self._chunks or [(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int8),
-                                   np.zeros(0, np.uint64), np.zeros(0, np.int32),
-                                   np.zeros((0, self.bands.bands), np.uint32), np.zeros(0, np.uint32),
-                                   np.zeros(0, np.int32))]
-        columns = [np.concatenate(column) for column in zip(*chunks)]
-        self._chunks = []
+        """Concatenate the batches column by column (so the peak is the index plus one column, not twice the index)
+        and sort the lookup columns; per unit about 8 x bands + 50 bytes and 4 bytes a bigram (int32 positions in
+        the index: fewer than 2^31 evaluated units)."""
+        empty = (np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.uint64),
+                 np.zeros(0, np.int32), np.zeros((0, self.bands.bands), np.uint32), np.zeros(0, np.uint32),
+                 np.zeros(0, np.int32))
+        columns = []
+        for column, default in zip(self._columns, empty):
+            columns.append(np.concatenate(column) if column else default)
+            column.clear()
         self.group, self.position, self.part, hashes, self.key_length, keys, self.ids, self.sizes = columns
+        del columns
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)])
         self.hash_order = np.argsort(hashes, kind="stable").astype(np.int32)
         self.sorted_hash = hashes[self.hash_order]
         del hashes
-        self.band_order = [np.argsort(keys[:, j], kind="stable").astype(np.int32) for j in range(keys.shape[1])]
-        self.sorted_bands = [keys[order, j] for j, order in enumerate(self.band_order)]
+        self.band_order, self.sorted_bands = [], []
+        for j in range(keys.shape[1]):
+            order = np.argsort(keys[:, j], kind="stable").astype(np.int32)
+            self.band_order.append(order)
+            self.sorted_bands.append(keys[order, j])
+        del keys
 
     def __len__(self) -> int:
         return len(self.group)
