@@ -5,9 +5,9 @@ where its rows lie: their row numbers, a numpy array of the smallest integer typ
 row up to 4 billion rows). A pass over the rows (the vocabulary, the lengths, an evaluation) decodes the
 Parquet a record batch at a time, filtered to the task. Random access (a training batch: rows from anywhere
 in the task) cannot decode a Parquet row group per row, so the task's fields are copied once, streamed, into
-an uncompressed Arrow IPC file that is memory-mapped and unlinked at once (RowStore): a batch's rows are
-taken from it without copying the rest, the pages it touches are the kernel's page cache (clean, dropped
-under pressure, never swapped), and the file disappears with the process, however it ends.
+an uncompressed Arrow IPC file of small record batches, opened and unlinked at once (RowStore): a batch's
+rows are read from it a few kilobytes each, through the kernel's page cache, and the file disappears with
+the process, however it ends.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 T = TypeVar("T")
 
 BATCH_ROWS = 8192  # rows decoded at a time when streaming: bounds the memory of a pass, not its speed
+STORE_ROWS = 64  # rows per record batch of a task's store: a batch's row reads ~64 rows (~8 KB) for each it needs
 
 
 def smallest_int(values: np.ndarray) -> np.ndarray:
@@ -39,34 +40,42 @@ def smallest_int(values: np.ndarray) -> np.ndarray:
 
 
 class RowStore:
-    """Record batches written once to an Arrow IPC file, memory-mapped; rows taken by their number in it."""
+    """Rows written once to an Arrow IPC file in record batches of STORE_ROWS, then read back by positional
+    reads (pread) of the few record batches that hold the rows asked for. Not memory-mapped: pages of a map
+    count in the process's resident memory once touched, so a training run drawing rows from everywhere would
+    grow to the whole store's size; read, they sit in the kernel's page cache instead (shared, dropped under
+    pressure). The file is unlinked as soon as it is open: it goes with the process, however that ends."""
 
     def __init__(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
         handle, name = tempfile.mkstemp(prefix="mtl-task-rows-", suffix=".arrow")
         os.close(handle)
+        sizes: list[int] = []
         try:
             with pa.OSFile(name, "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
                 for batch in batches:
-                    writer.write_batch(batch)
-            self._map = pa.memory_map(name, "r")
+                    for at in range(0, batch.num_rows, STORE_ROWS):
+                        piece = batch.slice(at, STORE_ROWS)
+                        writer.write_batch(piece)
+                        sizes.append(piece.num_rows)
+            self._file = pa.OSFile(name, "rb")
         finally:
-            os.unlink(name)  # the mapping keeps the data; the name goes now, so nothing is left behind
-        reader = pa.ipc.open_file(self._map)
-        self._batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]  # views into the map
-        self._starts = np.cumsum([0] + [b.num_rows for b in self._batches]).astype(np.int64)
+            os.unlink(name)  # the open file keeps the data; the name goes now, so nothing is left behind
+        self._reader = pa.ipc.open_file(self._file)
+        self._starts = np.cumsum([0, *sizes], dtype=np.int64)
+        self._lock = threading.Lock()  # one reader, shared by the threads that draw batches
 
     def __len__(self) -> int:
         return int(self._starts[-1])
 
     def take(self, numbers: np.ndarray) -> list[dict[str, Any]]:
-        """The rows numbered `numbers` (0 <= n < len), as dicts, in that order. Taken batch by batch: a take
-        over several chunks would join them first."""
+        """The rows numbered `numbers` (0 <= n < len), as dicts, in that order."""
         chunk = np.searchsorted(self._starts, numbers, side="right") - 1
         rows: list[dict[str, Any]] = [{}] * len(numbers)
         for c in np.unique(chunk).tolist():
             at = np.flatnonzero(chunk == c)
-            taken = self._batches[c].take(pa.array(numbers[at] - self._starts[c])).to_pylist()
-            for k, row in zip(at.tolist(), taken):
+            with self._lock:
+                batch = self._reader.get_batch(c)
+            for k, row in zip(at.tolist(), batch.take(pa.array(numbers[at] - self._starts[c])).to_pylist()):
                 rows[k] = row
         return rows
 

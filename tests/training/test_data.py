@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,7 @@ from mtl.training.batching import BucketBatches
 from mtl.training.data import TaskData, load_training_data, read_labels, read_split
 from mtl.training.encoded import EncodedRows
 from mtl.training.step import next_batch
+from mtl.training import task_rows
 from mtl.training.task_rows import TaskRows
 from tests.training.conftest import tiny_params
 
@@ -120,10 +122,16 @@ def test_batches_encoded_when_drawn_are_the_eagerly_encoded_examples(interleaved
         assert drawn >= 2 * len(up_front) - len(index), "two epochs cover every example twice"
 
 
-def test_rows_are_taken_in_any_order_with_negatives_and_bounds(interleaved_dir):
+@pytest.mark.parametrize(("layout", "store_rows"), [("interleaved", 64), ("one_group", 5)])
+def test_rows_are_taken_in_any_order_with_negatives_and_bounds(layout, store_rows, pairs_dir, interleaved_dir,
+                                                                monkeypatch):
+    """From a store of small record batches (5 rows: a decoded batch cut into several) or of what the file's
+    row groups of 7 give."""
+    monkeypatch.setattr(task_rows, "STORE_ROWS", store_rows)
+    data_dir = pairs_dir if layout == "one_group" else interleaved_dir
     params = tiny_params(pairs=True)
-    data = read_split(interleaved_dir, "train", params.tasks, read_labels(interleaved_dir / "labels.json"))
-    whole = eager(interleaved_dir, "train", params.tasks)
+    data = read_split(data_dir, "train", params.tasks, read_labels(data_dir / "labels.json"))
+    whole = eager(data_dir, "train", params.tasks)
     for name, task in data.items():
         rows, n = whole[name], len(whole[name])
         index = np.random.default_rng(1).permutation(n).tolist() + [0, 0, -1]
@@ -163,3 +171,44 @@ def test_a_task_missing_from_the_split_or_the_labels_is_an_error(unified_dir, tm
     pq.write_table(table.drop_columns(["tags"]), tmp_path / "dev.parquet")
     with pytest.raises(ValueError, match=r"dev.parquet has no column \['tags'\] for task 'pos'"):
         read_split(tmp_path, "dev", params.tasks, labels)
+
+
+def plain_epoch(lengths: np.ndarray, size: int, unit: str, pool_size: int, seed: list[int]) -> list[list[int]]:
+    """An epoch's batches as the batching made them with lists of Python ints (before the arrays of issue 17)."""
+    def cut(order):
+        if unit == "sentences":
+            return [order[i : i + size].tolist() for i in range(0, len(order), size)]
+        batches, current, longest = [], [], 0
+        for i in order.tolist():
+            width = max(longest, int(lengths[i]))
+            if current and (len(current) + 1) * width > size:
+                batches.append(current)
+                current, width = [], int(lengths[i])
+            current.append(i)
+            longest = width
+        return batches + ([current] if current else [])
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    if pool_size == 1:
+        batches = cut(order)
+    else:
+        batches = [b for start in range(0, len(order), pool_size)
+                   for b in cut(order[start : start + pool_size][np.argsort(lengths[order[start : start + pool_size]],
+                                                                            kind="stable")])]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@pytest.mark.parametrize(("unit", "size", "pool_size"), [("tokens", 200, 64), ("tokens", 30, 1), ("sentences", 8, 64),
+                                                          ("sentences", 7, 1), ("tokens", 2000, 2048)])
+def test_a_stream_kept_as_arrays_gives_the_batches_of_lists(unit, size, pool_size):
+    """The stream holds an epoch as arrays (4 bytes a sentence) and hands out the very batches, Python ints,
+    that the list-based cut gave, epoch after epoch, with lengths in a small unsigned type or not."""
+    lengths = np.random.default_rng(2).integers(1, 60, 3001)
+    for given in (lengths, lengths.astype(np.uint16)):
+        stream = BucketBatches(given, batch_size=size, unit=unit, pool_size=pool_size, seed=4, name="t")
+        expected = [b for epoch in range(3)
+                    for b in plain_epoch(lengths, size, unit, pool_size, [4, zlib.crc32(b"t"), epoch])]
+        drawn = [next(stream) for _ in expected]
+        assert drawn == expected and all(type(i) is int for b in drawn for i in b)
+        assert stream.batches_of(0).order.dtype == np.uint32
