@@ -35,6 +35,7 @@ from mtl.config import LeakageConfig
 from mtl.errors import MtlError
 
 EVALUATED_SPLITS = ("dev", "test")
+_PIECE = 2048  # examples hashed and probed at a time (see _pieces)
 
 Texts = tuple[list[str], ...]  # an example's texts: (tokens,) or (tokens, tokens_b)
 Example = tuple[int, str, Texts]  # (position in its split, for fetch; source "corpus/file:line"; texts)
@@ -211,7 +212,7 @@ def find_leakage(sources: list[TextSource], config: LeakageConfig) -> dict:
             groups.append((evaluated, split))
             for as_pairs in modes:
                 index = indexes[as_pairs]
-                for batch in evaluated.batches(split):
+                for batch in _pieces(evaluated.batches(split)):
                     index.add(len(groups) - 1, units(batch, as_pairs, config.min_tokens))
     for index in indexes.values():
         index.freeze()
@@ -221,7 +222,7 @@ def find_leakage(sources: list[TextSource], config: LeakageConfig) -> dict:
         allowed = np.array([compared(g[0], other) for g in groups] + [False])  # per group: compared with `other`?
         for as_pairs in {mode(g[0], other) for g in groups if compared(g[0], other)}:
             found = matches.setdefault((as_pairs, other.name), {})
-            for batch in other.batches("train"):
+            for batch in _pieces(other.batches("train")):
                 _probe(indexes[as_pairs], allowed, units(batch, as_pairs, config.min_tokens), found, config.similarity)
 
     rows = []
@@ -236,6 +237,14 @@ def find_leakage(sources: list[TextSource], config: LeakageConfig) -> dict:
                                      groups, config.examples))
     _fill_examples(rows, groups, {s.name: s for s in trained})
     return {"config": config.model_dump(mode="json"), "pairs": rows}
+
+
+def _pieces(batches: Iterator[list[Example]]) -> Iterator[list[Example]]:
+    """Batches cut to _PIECE examples: a probe's candidate arrays grow with the batch times the index's bucket
+    sizes, so with a 10x index full row groups (16,384 rows) took 250 MB above the index."""
+    for batch in batches:
+        for start in range(0, len(batch), _PIECE):
+            yield batch[start:start + _PIECE]
 
 
 def _probe(index: EvaluatedIndex, allowed: np.ndarray, batch: Units, found: dict[int, Match], similarity: float
