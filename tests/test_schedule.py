@@ -1,6 +1,6 @@
 """The scheduled retrain against the session's real Prefect server (a subprocess on 127.0.0.1): `mtl schedule` serves
 the deployment on a short interval; scheduled runs fire and complete; with nothing changed they end as
-skipped in seconds; a line appended to one corpus re-runs only that corpus's ingest and what depends on it.
+skipped without running a stage; a line appended to one corpus re-runs only that corpus's ingest and what depends on it.
 
     pytest -s tests/test_schedule.py    # prints the trigger-to-completion times and the stage list
 """
@@ -53,9 +53,10 @@ def test_scheduled_runs_skip_when_nothing_changed_and_rerun_only_what_new_data_t
             [first] = wait_for(lambda: finished_runs(api_url, 1), timeout=60 + INTERVAL, what="a scheduled run")
             assert first["state_type"] == "COMPLETED", (home / "serve.log").read_text()[-3000:]
             assert outcome_artifact(api_url, first["id"]).startswith("# Retrain: skipped")
-            seconds = trigger_to_completion(first)
-            print(f"\nnothing changed: trigger -> completion {seconds:.2f} s")
-            assert seconds <= 10, seconds
+            skipped = outcome_events(api_url)[first["id"]]
+            assert skipped["event"] == "mtl.retrain.skipped" and skipped["stages_run"] == [], skipped
+            # how long a skip takes is a figure (-s prints it), not an assertion: it depends on the machine's load
+            print(f"\nnothing changed: trigger -> completion {trigger_to_completion(first):.2f} s")
 
             # New data lands: one line appended to one corpus's train file.
             train_file = workspace.root / "data/raw/trec/train_5500.label"
