@@ -3,11 +3,11 @@
 A unified split holds every task's rows in one Parquet file. Training and evaluation keep, per task, only
 where its rows lie: their row numbers, a numpy array of the smallest integer type that holds them (4 bytes a
 row up to 4 billion rows). A pass over the rows (the vocabulary, the lengths, an evaluation) decodes the
-Parquet a record batch at a time, filtered to the task. Random access (a training batch: rows from anywhere
-in the task) cannot decode a Parquet row group per row, so the task's fields are copied once, streamed, into
-an uncompressed Arrow IPC file of small record batches, opened and unlinked at once (RowStore): a batch's
-rows are read from it a few kilobytes each, through the kernel's page cache, and the file disappears with
-the process, however it ends.
+Parquet (memory-mapped) a record batch at a time, filtered to the task. Random access (a training batch:
+rows from anywhere in the task) cannot decode a Parquet row group per row, so the task's fields are copied
+once, streamed, into an uncompressed Arrow IPC file of small record batches, opened and unlinked at once
+(RowStore): a batch's rows are read from it a few kilobytes each, through the kernel's page cache, and the
+file disappears with the process, however it ends.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class TaskRows(Sequence[dict[str, Any]]):
     def __init__(self, path: Path, task: str, fields: list[str], positions: np.ndarray) -> None:
         self.path, self.task, self.fields = path, task, list(fields)
         self.positions = positions  # row numbers in the file, ascending
-        metadata = pq.ParquetFile(path, memory_map=True).metadata
+        metadata = pq.ParquetFile(path).metadata
         sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         groups = np.searchsorted(starts, positions, side="right") - 1
@@ -99,17 +99,18 @@ class TaskRows(Sequence[dict[str, Any]]):
     def locate(cls, path: Path, fields: dict[str, list[str]]) -> dict[str, TaskRows]:
         """{task: its rows} for the tasks in `fields` ({task: the kind's fields}), reading only the task column,
         a record batch at a time."""
+        file = pq.ParquetFile(path, memory_map=True)
+        dtype = smallest_int(np.array([file.metadata.num_rows])).dtype  # every part small from the start
         found: dict[str, list[np.ndarray]] = {task: [] for task in fields}
         at = 0
-        for batch in pq.ParquetFile(path, memory_map=True).iter_batches(batch_size=BATCH_ROWS, columns=["task"]):
+        for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=["task"]):
             column = batch.column("task")
             for task, parts in found.items():
                 mine = np.flatnonzero(pc.equal(column, task).to_numpy(zero_copy_only=False))
                 if mine.size:
-                    parts.append(mine + at)
+                    parts.append((mine + at).astype(dtype))
             at += batch.num_rows
-        return {task: cls(path, task, task_fields, smallest_int(np.concatenate(found[task]) if found[task]
-                                                                 else np.zeros(0, np.int64)))
+        return {task: cls(path, task, task_fields, np.concatenate(found[task]) if found[task] else np.zeros(0, dtype))
                 for task, task_fields in fields.items()}
 
     def __len__(self) -> int:
@@ -138,12 +139,12 @@ class TaskRows(Sequence[dict[str, Any]]):
     def list_lengths(self, columns: list[str]) -> np.ndarray:
         """Per row, the summed lengths of list `columns` (tokens per example), computed in Arrow; the smallest
         unsigned type that holds them (uint16 for sentences under 65,536 tokens: 2 bytes a row)."""
-        out = np.zeros(len(self), dtype=np.int64)
+        out = np.zeros(len(self), dtype=np.uint32)  # 4 bytes a row while summing, then smaller
         at = 0
         for batch in self.batches(columns):
             for name in columns:
                 lengths = pc.fill_null(pc.list_value_length(batch.column(name)), 0)
-                out[at : at + batch.num_rows] += lengths.to_numpy(zero_copy_only=False)
+                out[at : at + batch.num_rows] += lengths.to_numpy(zero_copy_only=False).astype(out.dtype)
             at += batch.num_rows
         return smallest_int(out)
 
