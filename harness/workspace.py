@@ -144,11 +144,17 @@ def _only(params: dict, corpora: Sequence[str] | None) -> dict:
     if corpora is None:
         return params
     tasks = {params["corpora"][name]["task"] for name in corpora}
+
+    def kept(by_task: dict) -> dict:  # a section keyed by task names: naming an absent task is a params error
+        return {name: value for name, value in by_task.items() if name in tasks}
+
+    training = params.get("training", {})
     return {
         **params,
         "corpora": {name: params["corpora"][name] for name in corpora},
-        "tasks": {name: task for name, task in params["tasks"].items() if name in tasks},
-        "gate": {**params["gate"], "tasks": {name: gate for name, gate in params["gate"]["tasks"].items() if name in tasks}},
+        "tasks": kept(params["tasks"]),
+        "gate": {**params["gate"], "tasks": kept(params["gate"]["tasks"])},
+        "training": {**training, "loss_weights": kept(training.get("loss_weights", {}))},
     }
 
 
