@@ -53,7 +53,8 @@ def test_scheduled_runs_skip_when_nothing_changed_and_rerun_only_what_new_data_t
             [first] = wait_for(lambda: finished_runs(api_url, 1), timeout=60 + INTERVAL, what="a scheduled run")
             assert first["state_type"] == "COMPLETED", (home / "serve.log").read_text()[-3000:]
             assert outcome_artifact(api_url, first["id"]).startswith("# Retrain: skipped")
-            skipped = outcome_events(api_url)[first["id"]]
+            # the outcome event reaches the server's event store a moment after the run ends
+            skipped = wait_for(lambda: outcome_events(api_url).get(first["id"]), timeout=30, what="the skip's event")
             assert skipped["event"] == "mtl.retrain.skipped" and skipped["stages_run"] == [], skipped
             # how long a skip takes is a figure (-s prints it), not an assertion: it depends on the machine's load
             print(f"\nnothing changed: trigger -> completion {trigger_to_completion(first):.2f} s")
