@@ -13,10 +13,10 @@ import argparse
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.task_runners import TaskRunner
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
+from prefect.task_runners import TaskRunner
 from prefect.tasks import exponential_backoff
 
 from mtl.config import DataFlowConfig, Params, load_params
