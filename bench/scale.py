@@ -19,7 +19,7 @@ tree (exact, from wait4). Then, per step, time per 1x unit (t_k / (k t_1); linea
 peak memory against 1x (the issue allows 1.5). Every temporary folder is removed and every process the bench
 started is ended, also on a timeout (--timeout seconds per command) or Ctrl-C.
 
-    MTL_CORPORA_MIRROR=/work/shared/corpora .venv/bin/python bench/scale.py --sizes 1,10
+    MTL_CORPORA_MIRROR=../shared/corpora .venv/bin/python bench/scale.py --sizes 1,10
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     flow_sizes = sizes if args.flow_sizes is None else [int(s) for s in args.flow_sizes.split(",") if s]
-    shared = Path(os.environ.get("MTL_CORPORA_MIRROR", "/work/shared/corpora"))
+    shared = Path(os.environ.get("MTL_CORPORA_MIRROR", REPO.parent / "shared" / "corpora")).resolve()  # as the Makefile
     print(f"bench/scale.py: sizes {sizes}; corpora from {shared}; {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at start", flush=True)
     table: dict[int, dict] = {}

@@ -85,6 +85,20 @@ def dvc(root: Path, *args: str) -> str:
     return output
 
 
+def _run_told(command: list[str] | str, root: Path, progress: _StageProgress, *, what: str,
+              shell: bool = False) -> None:
+    """Run `command` in the workspace with DVC's environment, every line it prints told through `progress`; a
+    failure raises StageFailed with the output's tail."""
+    with subprocess.Popen(command, shell=shell, cwd=root, env=_environment(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
+        for line in process.stdout:
+            progress.read(line.rstrip("\n"))
+    progress.end(failed=process.returncode != 0)
+    if process.returncode != 0:
+        tail = "\n".join(progress.lines[-_TAIL_LINES:]).strip()
+        raise StageFailed(f"{what} failed in {root}:\n{tail}")
+
+
 def repro(root: Path, target: str, log: Logger = logger, single: bool = False) -> ReproResult:
     """`dvc repro TARGET`, told as it happens: each stage's start and end (ran, restored from the run
     cache, or skipped as up to date) and every line its command prints go to `log` (the flows pass
@@ -92,16 +106,8 @@ def repro(root: Path, target: str, log: Logger = logger, single: bool = False) -
     single: the target alone (`--single-item`), for callers that brought its upstream up to date first:
     DVC neither walks the upstream stages again nor reruns an always_changed one among them."""
     progress = _StageProgress(log, target)
-    with subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", *(["--single-item"] if single else []), target],
-        cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-    ) as process:
-        for line in process.stdout:
-            progress.read(line.rstrip("\n"))
-    progress.end(failed=process.returncode != 0)
-    if process.returncode != 0:
-        tail = "\n".join(progress.lines[-_TAIL_LINES:]).strip()
-        raise StageFailed(f"`dvc repro {target}` failed in {root}:\n{tail}")
+    _run_told([sys.executable, "-m", "dvc", "repro", *(["--single-item"] if single else []), target], root, progress,
+              what=f"`dvc repro {target}`")
     return ReproResult(target, progress.stages["ran"], progress.stages["restored"], progress.stages["skipped"],
                        "\n".join(progress.lines))
 
@@ -223,14 +229,7 @@ def run_command(root: Path, stage: str, command: str, log: Logger = logger) -> R
     start, its lines, its end). It does not touch DVC: commit() records it afterwards."""
     progress = _StageProgress(log, stage)
     progress.read(f"Running stage '{stage}':")
-    with subprocess.Popen(command, shell=True, cwd=root, env=_environment(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:  # a shell, as DVC runs a cmd
-        for line in process.stdout:
-            progress.read(line.rstrip("\n"))
-    progress.end(failed=process.returncode != 0)
-    if process.returncode != 0:
-        tail = "\n".join(progress.lines[-_TAIL_LINES:]).strip()
-        raise StageFailed(f"`{command}` (stage {stage}) failed in {root}:\n{tail}")
+    _run_told(command, root, progress, what=f"`{command}` (stage {stage})", shell=True)  # a shell, as DVC runs a cmd
     return ReproResult(stage, [stage], [], [], "\n".join(progress.lines[1:]))
 
 

@@ -22,7 +22,6 @@ never a path (.., absolute), never a symlink out of it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from mtl.corpora.fetch import sha256_of
 from mtl.errors import MtlError
 from mtl.model.io import ModelFileError, load_model, load_weights, read_json, replace_folder, save_model
 from mtl.model.model import MultiTaskModel
@@ -123,7 +123,7 @@ def save_checkpoint(root: Path, model: MultiTaskModel, optimizer: torch.optim.Op
     full = {**state, "optimizer": meta, "rng": [plain for plain, _ in rngs]}
     (staged / "state.json").write_text(json.dumps(full), encoding="utf-8")
     files = sorted(path for path in staged.rglob("*") if path.is_file())
-    manifest = {path.relative_to(staged).as_posix(): _sha256(path) for path in files}
+    manifest = {path.relative_to(staged).as_posix(): sha256_of(path) for path in files}
     (staged / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     replace_folder(staged, root / name)
     pointer = root / f"{POINTER}.tmp"
@@ -166,7 +166,7 @@ def verify(folder: Path) -> None:
         path = folder / name
         if path.is_symlink():
             raise CheckpointError(f"{path}: a symlink; a checkpoint holds only its own files")
-        if _sha256(path) != expected:
+        if sha256_of(path) != expected:
             raise CheckpointError(f"{path}: sha256 does not match {MANIFEST} (truncated or modified)")
 
 
@@ -227,10 +227,3 @@ def _remove_old(root: Path, step: int) -> None:
             else:
                 shutil.rmtree(path, ignore_errors=True)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

