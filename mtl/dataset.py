@@ -6,7 +6,7 @@ kinds), labels.json (per task: its kind, label vocabulary and options), manifest
 and split, content hashes, and the dev splits carved from train), <extra>/<corpus>.parquet (each extra
 evaluation set, same columns, kept out of the splits and the vocabularies: mtl/extra.py), stats.json (each
 task's train statistics, drift's input: mtl/drift.py) and leakage.json (texts of one task's dev/test or of an
-extra set found in another task's train split: mtl/leakage.py).
+extra set found in another task's train split: mtl/leakage).
 
 Bounded memory: each corpus's records stream through in batches of unify.batch_rows (a records file or a folder
 of shards, mtl/splits.py) into the split files, written a row group at a time; what unify keeps is counts, label
@@ -188,7 +188,7 @@ def write_extra_sets(params: Params, schema: pa.Schema, arrow_schema: pa.Schema)
 
 
 def check_leakage(params: Params, manifest: dict, extra: dict) -> dict:
-    """The cross-task leakage report (mtl/leakage.py) of the tasks and the extra sets, read back from the files
+    """The cross-task leakage report (mtl/leakage) of the tasks and the extra sets, read back from the files
     just written; every leak is logged as a warning, and with leakage.action fail the stage fails after the report
     is written."""
     config = params.leakage

@@ -1,4 +1,4 @@
-"""Compact text fingerprints for the leakage check (mtl/leakage.py): 64-bit hashes of normalised texts, word-bigram
+"""Compact text fingerprints for the leakage check (mtl/leakage): 64-bit hashes of normalised texts, word-bigram
 shingles as integers, and MinHash locality-sensitive hashing (Broder 1997; bands as in Leskovec, Rajaraman and
 Ullman, Mining of Massive Datasets, ch. 3) to find the pairs whose Jaccard similarity may pass a threshold.
 
@@ -23,7 +23,7 @@ _MASK = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 _START, _END = 0x02, 0x03  # the padding words that mark a text's two ends
 
 
-def _mix(values: np.ndarray) -> np.ndarray:
+def mix(values: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: every input bit moves every output bit (crc32 alone is linear)."""
     with np.errstate(over="ignore"):
         z = values.astype(np.uint64)
@@ -39,7 +39,7 @@ def text_hash(key: str) -> int:
 
 def shingles(units: list[list[list[str]]]) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's word-bigram set as distinct uint64 ids (a unit: its sides, each a list of normalised words; a
-    text's two ends padded, a pair's second side marked apart, as in mtl/leakage.py). Returns (ids, offsets):
+    text's two ends padded, a pair's second side marked apart, as in mtl/leakage). Returns (ids, offsets):
     unit i's ids are ids[offsets[i]:offsets[i + 1]], sorted."""
     left: list[int] = []
     right: list[int] = []
@@ -56,7 +56,7 @@ def shingles(units: list[list[list[str]]]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.uint64), np.zeros(len(units) + 1, np.int64)
     with np.errstate(over="ignore"):
         pairs = (np.array(left, np.uint64) << np.uint64(32)) ^ np.array(right, np.uint64)
-        ids = _mix(pairs ^ (np.array(marks, np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
+        ids = mix(pairs ^ (np.array(marks, np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
     owner = np.array(owners, np.int64)
     order = np.lexsort((ids, owner))
     ids, owner = ids[order], owner[order]
@@ -112,9 +112,9 @@ class Bands:
             start = end
         folded = minima.reshape(self.bands, self.rows, n_units)
         with np.errstate(over="ignore"):
-            weights = _mix(np.arange(1, self.rows + 1, dtype=np.uint64))[None, :, None]
+            weights = mix(np.arange(1, self.rows + 1, dtype=np.uint64))[None, :, None]
             keys = (folded * weights).sum(axis=1, dtype=np.uint64)
-        return (_mix(keys) >> np.uint64(32)).astype(np.uint32).T.copy()
+        return (mix(keys) >> np.uint64(32)).astype(np.uint32).T.copy()
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

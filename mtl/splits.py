@@ -1,6 +1,6 @@
 """The unified dataset's Parquet files, streamed: records read a batch at a time (a corpus's records file or its
 folder of shards, in name order), split files written a row group at a time, and a task's texts read back from them for the
-leakage check (mtl/leakage.py's TextSource).
+leakage check (mtl/leakage's TextSource).
 
 Row groups hold exactly `rows_per_group` rows whatever the batches that fill them, so the files are byte-identical
 from one run to the next (and from a sequential to a distributed run) for the same records and params.
@@ -99,7 +99,7 @@ class GroupedWriter:
 
 
 class ParquetTexts:
-    """A task's (or an extra set's) texts in unified Parquet files, as mtl/leakage.py's TextSource: read a row
+    """A task's (or an extra set's) texts in unified Parquet files, as mtl/leakage's TextSource: read a row
     group at a time, only the row groups whose `task` range holds the task (a split file is in corpus order)."""
 
     def __init__(self, name: str, task: str, text_fields: list[str], files: dict[str, Path]) -> None:

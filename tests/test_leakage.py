@@ -8,6 +8,7 @@ import itertools
 import json
 import random
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from mtl.config import LeakageConfig, Params
 from mtl.dataset import unify
 from mtl.ingest import KEY_COLUMNS
-from mtl.leakage import LeakageFound, TaskTexts, find_leakage, leaking, normalise
+from mtl.leakage import LeakageFound, TaskTexts, find_leakage, leaking, normalise, partitioned_join
 from mtl.minhash import Bands
 
 CONFIG = LeakageConfig(similarity=0.8, min_tokens=3, examples=5)
@@ -170,3 +171,32 @@ def test_every_pair_of_tasks_is_reported(tmp_path):
     combinations = {(r["evaluated"], r["split"], r["trained"]) for r in report["pairs"]}
     tasks = ("sentiment", "question")
     assert combinations == {(a, s, b) for a, b in itertools.permutations(tasks, 2) for s in ("dev", "test")}
+
+
+def test_the_join_on_disk_pairs_what_an_in_memory_join_pairs_whatever_its_slices(tmp_path, monkeypatch):
+    """Bucket groups and pair slices much smaller than the data (a hot key on both sides included): every pair
+    with equal keys once, none other."""
+    monkeypatch.setattr(partitioned_join, "FLUSH_ENTRIES", 1000)  # several appends per bucket file
+    monkeypatch.setattr(partitioned_join, "JOIN_BYTES", 4096)  # many bucket groups
+    monkeypatch.setattr(partitioned_join, "PAIRS", 500)
+    entry = np.dtype([("key", "<u8"), ("item", "<i4")])
+    rng = np.random.default_rng(7)
+    sides = []
+    for name, n in (("left", 3000), ("right", 5000)):
+        keys = rng.integers(0, 2000, n).astype(np.uint64)
+        keys[: n // 20] = 12345  # a key common to many entries of both sides: its pairs come in slices
+        side = partitioned_join.PartitionedSide(tmp_path / name, entry)
+        for start in range(0, n, 700):
+            rows = np.empty(min(700, n - start), entry)
+            rows["key"], rows["item"] = keys[start:start + 700], np.arange(start, start + len(rows))
+            side.add(rows)
+        sides.append((side, keys))
+    (left, left_keys), (right, right_keys) = sides
+    found, largest = [], 0
+    for a, b in partitioned_join.join(left, right):
+        assert (a["key"] == b["key"]).all()
+        found += zip(a["item"].tolist(), b["item"].tolist())
+        largest = max(largest, len(a))
+    expected = [(i, j) for j, key in enumerate(right_keys.tolist()) for i in np.flatnonzero(left_keys == key).tolist()]
+    assert sorted(found) == sorted(expected) and len(found) == len(set(found))
+    assert largest <= 500 + (left_keys == 12345).sum()  # a slice: PAIRS, or one right entry's pairs past it

@@ -169,7 +169,7 @@ class UnifyConfig(Strict):
 
 
 class LeakageConfig(Strict):
-    """Cross-task leakage (mtl/leakage.py, at unify): texts of one task's dev or test split (or of an extra
+    """Cross-task leakage (mtl/leakage, at unify): texts of one task's dev or test split (or of an extra
     evaluation set) that occur in another task's train split, compared normalised (case, whitespace and
     punctuation folded). Within one task, validation.checks.train_test_overlap stays."""
 
