@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,20 +45,34 @@ REPO = Path(__file__).resolve().parents[1]
 CORPORA = ("ud_english_ewt", "wnut17", "sst2", "trec")
 
 
-# `make test` runs under `--dist loadgroup`, a group's tests on one worker: the tests sharing one expensive
-# session build form one group, built once, on one worker: the Prefect server and the pipeline workspaces (by the
-# fixtures a test uses), the evaluated candidate of harness/candidate.py (by the modules that build it). Every
-# other test is grouped with its file, so a module-scoped fixture (a 2-process training run, eight interpreters
-# importing the stages' modules) is built on one worker, not on each (`--dist loadfile`, plus the two groups).
-# The pipeline group is the longest (about half the suite's time), so it comes first: with
-# --no-loadscope-reorder xdist hands out groups in collection order, and the other worker takes the rest.
-PIPELINE_FIXTURES = {"prefect_api", "dataset_workspace", "trained_workspace"}
+# `make test` runs under `--dist loadgroup`, a group's tests on one worker, so that an expensive session build is
+# made once per group, on the worker that runs it:
+# - "pipeline-trained": the tests of the trained workspace (the retrain, failure and schedule tests), which builds
+#   the Prefect server, the dataset workspace and the trained one;
+# - "pipeline-dataset": the tests of the dataset workspace alone (the dataset flow, DVC's reruns, the flow on Dask),
+#   which builds the server and the dataset workspace. Two groups, not one: together they were ~57% of the serial
+#   suite, so while one worker ran them the other ran out of work; split, each worker starts with one and the
+#   dataset build (a fifth of the pair) is made twice, once per worker. Serially, both share one build;
+# - "candidate": the evaluated model of harness/candidate.py (by the modules that build it);
+# - otherwise a test's file, so a module-scoped fixture (a 2-process training run, eight interpreters importing
+#   the stages' modules) is built on one worker, not on each.
+# With --no-loadscope-reorder xdist hands out groups in collection order, so the longest go first (longest
+# processing time first: the last group handed out is a short one, and the workers end together): the two
+# pipeline groups, then HEAVY_GROUPS, then the rest as collected.
+PIPELINE_GROUPS = {"trained_workspace": "pipeline-trained", "dataset_workspace": "pipeline-dataset",
+                   "prefect_api": "pipeline-dataset"}  # the first fixture of these a test uses names its group
+# The groups that took longest on this machine (`pytest -n 2 --durations`, per group, on 2026-11-28), longest
+# first. An ordering hint only: a group missing here runs after these, and every test runs either way.
+HEAVY_GROUPS = ("tests/test_ingest_chunked.py", "tests/training/test_resume.py", "tests/training/test_distributed.py",
+                "tests/model/test_encoders.py", "tests/model/test_sharing.py", "tests/training/test_weighting.py",
+                "tests/test_house.py", "tests/test_ingest_shared_corpora.py", "candidate")
+GROUP_ORDER = {group: rank for rank, group in enumerate(("pipeline-trained", "pipeline-dataset", *HEAVY_GROUPS))}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     grouped = sorted(((_group(item), item) for item in items),  # stable: otherwise as collected
-                     key=lambda pair: {"pipeline": 0, "candidate": 1}.get(pair[0], 2))
+                     key=lambda pair: GROUP_ORDER.get(pair[0], len(GROUP_ORDER)))
     items[:] = [item for _, item in grouped]
     for group, item in grouped:
         item.add_marker(pytest.mark.xdist_group(group))
@@ -66,8 +81,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _group(item: pytest.Item) -> str:
-    if PIPELINE_FIXTURES & set(item.fixturenames):
-        return "pipeline"
+    used = set(item.fixturenames)
+    pipeline = next((group for fixture, group in PIPELINE_GROUPS.items() if fixture in used), None)
+    if pipeline:
+        return pipeline
     if getattr(getattr(item, "module", None), "build_once", None) is build_once:
         return "candidate"
     return item.nodeid.split("::")[0]
@@ -138,18 +155,29 @@ def prefect_api(tmp_path_factory) -> Iterator[PrefectAPI]:
 
 
 @pytest.fixture(scope="session")
-def dataset_workspace(tmp_path_factory, shared_corpora, prefect_api) -> Built:
+def dataset_workspace(request, tmp_path_factory, shared_corpora) -> Built:
     """Small corpora (100 sentences or lines per file, TINY training) pulled by `mtl corpora pull` and turned into the
     unified dataset by the dataset flow: every ingest stage and unify ran, through DVC."""
     from flows.dataset import build_dataset
 
-    workspace = make_workspace(tmp_path_factory.mktemp("dataset"), shared_corpora, n=100, open_gate=True,
-                               corpora=CORPORA, **TINY)
-    mtl(workspace, "corpora", "pull")
+    folder = tmp_path_factory.mktemp("dataset")
+    # The workspace (git, dvc init, `mtl corpora pull`: processes) is made while the Prefect server starts: neither
+    # needs the other, and each is seconds of a process's start-up (prefect_api is asked for here, not as an
+    # argument, so that it starts after the workspace's processes did).
+    with ThreadPoolExecutor(max_workers=1) as background:
+        pulled = background.submit(_pulled_workspace, folder, shared_corpora)
+        request.getfixturevalue("prefect_api")
+        workspace = pulled.result()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MTL_CORPORA_MIRROR", str(workspace.mirror))
         state = build_dataset(load_params(workspace.params_file), return_state=True)
     return Built(workspace, state.result(), str(state.state_details.flow_run_id))
+
+
+def _pulled_workspace(folder: Path, shared_corpora: Path) -> Workspace:
+    workspace = make_workspace(folder, shared_corpora, n=100, open_gate=True, corpora=CORPORA, **TINY)
+    mtl(workspace, "corpora", "pull")
+    return workspace
 
 
 @pytest.fixture(scope="session")
