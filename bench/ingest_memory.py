@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,10 +33,9 @@ def workspace(root: Path, code: Path, size: int, chunk: int | None) -> Path:
     root.mkdir(parents=True)
     params = (code / "params.yaml").read_text(encoding="utf-8")
     if chunk is not None:
-        marker = "  chunk_records: 50000"
-        if marker not in params:
-            raise SystemExit(f"{code}/params.yaml has no {marker.strip()!r} to change")
-        params = params.replace(marker, f"  chunk_records: {chunk}")
+        params, found = re.subn(r"(?m)^  chunk_records: \d+", f"  chunk_records: {chunk}", params)
+        if not found:
+            raise SystemExit(f"{code}/params.yaml has no ingest.chunk_records to change")
     (root / "params.yaml").write_text(params, encoding="utf-8")
     raw = root / "data" / "raw" / "sst2"
     raw.mkdir(parents=True)

@@ -159,7 +159,7 @@ class ValidationConfig(Strict):
 class IngestConfig(Strict):
     """How `mtl ingest` streams a corpus: its memory is a function of these, not of the corpus's size."""
 
-    chunk_records: int = Field(50_000, ge=1)  # units (records + rejections) per GX batch and per row group written
+    chunk_records: int = Field(10_000, ge=1)  # units (records + rejections) per GX batch and per row group written
     shard_records: int = Field(200_000, ge=1)  # accepted records per Parquet shard of <interim>/<corpus>/records/
 
 
