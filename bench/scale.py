@@ -369,6 +369,7 @@ def main() -> None:
     print(f"bench/scale.py: sizes {sizes}; corpora from {shared}; {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at start", flush=True)
     table: dict[int, dict] = {}
+    started = time.perf_counter()
     for k in sizes:
         table[k] = run_size(k, shared, args.timeout, k in flow_sizes)
         rows = _train_rows(table[k].pop("rows"))
@@ -398,6 +399,8 @@ def main() -> None:
             times = [f"{m.seconds / (first.seconds * k / base):.2f}" for m, k in zip(later, sizes[1:])]
             memory = [f"{m.tree_mb / first.tree_mb:.2f} / {m.max_proc_mb / first.max_proc_mb:.2f}" for m in later]
             print(f"| {step} | " + " | ".join(times) + " | " + " | ".join(memory) + " |")
+    print(f"\nbench/scale.py: {(time.perf_counter() - started) / 60:.1f} min in all; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
 
 
 def _train_rows(manifest_text: str) -> str:
