@@ -17,7 +17,7 @@ Memory: "tree MB" is the largest sum of the resident memory of the command's pro
 0.1 s: a spike shorter than that can be missed); "max proc MB" is ru_maxrss of the largest single process in the
 tree (exact, from wait4). Then, per step, time per 1x unit (t_k / (k t_1); linear is 1.0, the issue allows 1.3) and
 peak memory against 1x (the issue allows 1.5). Every temporary folder is removed and every process the bench
-started is ended, also on a timeout (--timeout seconds per command) or Ctrl-C.
+started is ended, also on a timeout (--timeout seconds per command), Ctrl-C or a kill (SIGTERM).
 
     MTL_CORPORA_MIRROR=../shared/corpora .venv/bin/python bench/scale.py --sizes 1,10
 """
@@ -363,6 +363,8 @@ def main() -> None:
     parser.add_argument("--flow-sizes", default=None, help="sizes that also run the two dataset-flow rows "
                         "(sequential, dask; default: every size; '' for none): each rebuilds the dataset through DVC")
     args = parser.parse_args()
+    # a kill (SIGTERM) unwinds like Ctrl-C: the running command's session is ended and the temp folders removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",")]
     flow_sizes = sizes if args.flow_sizes is None else [int(s) for s in args.flow_sizes.split(",") if s]
     shared = Path(os.environ.get("MTL_CORPORA_MIRROR", REPO.parent / "shared" / "corpora")).resolve()  # as the Makefile
