@@ -6,21 +6,29 @@ Pairs, scores:  {"text": "A man plays.", "text_b": "Someone plays.", "label": 4.
 Tokens come from the tokens field when present, else from the text field (likewise a pair's second text);
 tags and label are passed on when present, and the task's kind says which it needs. A numeric label is read
 as its decimal string ({"label": 1} is "1", 4.5 is "4.5"). `extra_fields` are passed on as they are, for
-kinds whose fields are none of these. Blank lines hold no data and are not records. JSON nested too deeply for
-the parser refuses its line like any invalid JSON. What strings hold (a "\u0000" or "\ud800" escape) is
+kinds whose fields are none of these. Blank lines hold no data and are not records. A line nested deeper than
+MAX_DEPTH arrays and objects is refused before it is parsed: the parser's own limit is the interpreter's recursion
+limit, which other libraries in the process raise (torch.compile sets it to at least 2,000), so a line refused
+in one process would be read in another. What strings hold (a "\u0000" or "\ud800" escape) is
 validation's to judge, not the reader's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from mtl.corpora.lines import Problem, ReaderOptions, iter_lines, reject
 from mtl.corpora.tokenize import Tokenizer, TokenizerName, get_tokenizer
 from mtl.records import Record, Rejection, make_uid, source_of
+
+MAX_DEPTH = 100  # a record is an object of texts, tags and labels: a few levels; far below any recursion limit
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string literal: brackets inside one do not nest
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class Options(ReaderOptions):
@@ -68,12 +76,12 @@ def read(
 
 def _fields(text: str, options: Options, tokenize: Tokenizer) -> dict[str, Any]:
     """The record fields of one line; a ValueError names what is wrong."""
+    if _nesting_exceeds(text, MAX_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} arrays or objects")
     try:
         item = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"invalid JSON: {error.msg} at column {error.colno}") from None
-    except RecursionError:  # arrays or objects nested deeper than the interpreter's recursion limit
-        raise ValueError("invalid JSON: nested too deeply to read") from None
     if not isinstance(item, dict):
         raise ValueError(f"expected a JSON object, found {_json_type(item)}")
 
@@ -88,6 +96,13 @@ def _fields(text: str, options: Options, tokenize: Tokenizer) -> dict[str, Any]:
         if name in item:
             fields[name] = item[name]
     return fields
+
+
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    """Whether the line's arrays and objects nest deeper than `limit` (brackets inside strings not counted)."""
+    if text.count("[") + text.count("{") <= limit:  # nearly every line: it cannot nest deeper than it opens
+        return False
+    return max(accumulate(_NESTING.get(c, 0) for c in _STRING.sub('""', text)), default=0) > limit
 
 
 def _text(item: dict, tokens_field: str, text_field: str, tokenize: Tokenizer) -> list[str]:

@@ -162,8 +162,8 @@ FORMATS = {
                 (7, "bad_json", "field 'text' must be a string, found a number"),
                 (9, "bad_json", "invalid JSON: Expecting ',' delimiter at column 33"),
             ],
-            "deep.jsonl": [(1, OK), (2, "bad_json", "invalid JSON: nested too deeply to read"),
-                           (3, "bad_json", "invalid JSON: nested too deeply to read")],
+            "deep.jsonl": [(1, OK), (2, "bad_json", "JSON nested deeper than 100 arrays or objects"),
+                           (3, "bad_json", "JSON nested deeper than 100 arrays or objects")],
             "surrogate.jsonl": [(1, OK), (2, "lone_surrogate", "lone surrogate U+D800 in tokens[1] '\\ud800': not "
                                                                "encodable as UTF-8"),
                                 (3, "lone_surrogate", "lone surrogate U+DFFF in label 'neg\\udfff': not encodable as "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,8 +111,9 @@ def test_what_fits_the_task_is_for_its_kind_and_validation_to_judge(tmp_path: Pa
         ('{"text": "a", "text_b": 7, "label": "x"}', "field 'text_b' must be a string, found a number"),
         ('{"text": "a", "tokens_b": [], "label": "x"}',
          "field 'tokens_b' must be a non-empty list of strings, found an empty array"),
-        ("[" * 200_000, "invalid JSON: nested too deeply to read"),  # before: a RecursionError stopped the stage
-        ('{"a": ' * 100_000 + "1" + "}" * 100_000, "invalid JSON: nested too deeply to read"),
+        ("[" * 200_000, "JSON nested deeper than 100 arrays or objects"),  # before: a RecursionError stopped the stage
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, "JSON nested deeper than 100 arrays or objects"),
+        ('{"text": "a", "label": "x", "n": ' + "[" * 100 + "]" * 100 + "}", "JSON nested deeper than 100 arrays or objects"),
     ],
     ids=lambda value: value[:40] if isinstance(value, str) else None,
 )
@@ -120,6 +122,24 @@ def test_bad_lines_are_rejected_with_the_reason(tmp_path: Path, line: str, reaso
     got = read(tmp_path, f"{good}\n{line}\n{good}\n")
     assert got[1] == Rejection(source="c/d.jsonl:2", split="train", raw=clip(line), reason=reason, key="bad_json")
     assert [type(r) for r in got] == [Record, Rejection, Record]
+
+
+@pytest.mark.parametrize("recursion_limit", [1_000, 20_000])
+def test_how_deep_a_line_may_nest_does_not_depend_on_the_interpreters_recursion_limit(
+        tmp_path: Path, recursion_limit: int) -> None:
+    """torch.compile (and other libraries) raise the recursion limit for the whole process, which is the JSON
+    parser's own depth limit: the reader's is its own. Brackets inside strings do not nest."""
+    deep = '{"text": "a", "label": "x", "n": ' + "[" * 5_000 + "]" * 5_000 + "}"  # parses under a 20,000 limit
+    at_the_limit = '{"text": "a", "label": "x", "n": ' + "[" * 99 + "]" * 99 + "}"  # 100 levels with the object
+    in_a_string = '{"text": "' + "[" * 500 + '", "label": "x"}'
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(recursion_limit)
+    try:
+        got = read(tmp_path, f"{deep}\n{at_the_limit}\n{in_a_string}\n")
+    finally:
+        sys.setrecursionlimit(before)
+    assert [type(r) for r in got] == [Rejection, Record, Record]
+    assert got[0].reason == "JSON nested deeper than 100 arrays or objects"
 
 
 def test_blank_lines_are_not_records(tmp_path: Path) -> None:
