@@ -30,13 +30,13 @@ run: install
 
 # Two pytest-xdist workers, fixed rather than `-n auto`: the machines this must fit have 2 cores, a worker per
 # core is what they hold (tests/conftest.py gives each worker cores/workers torch threads), and on a bigger machine
-# the longest group (the tests of the trained pipeline workspace, on one worker) bounds the time anyway, while
-# every further worker would build its own session fixtures. `make test TEST_WORKERS=4` to choose.
-# --dist loadgroup: each group's tests on one worker (tests/conftest.py groups them: the two pipeline groups, each
-# with its own Prefect server and workspace build, the candidate tests, otherwise a test's file, so module fixtures
-# are built once); --no-loadscope-reorder: groups go out in collection order, which conftest makes longest first
-# (the two pipeline groups, one per worker, then the heaviest files), so the workers end together. Here, not in
-# pyproject's addopts: a targeted `pytest tests/x.py` stays one process (no workers to start; -s and --pdb work).
+# the pipeline group (the tests sharing one Prefect server and workspace, on one worker) bounds the time anyway,
+# while every further worker would build its own session fixtures. `make test TEST_WORKERS=4` to choose.
+# --dist loadgroup: each group's tests on one worker (tests/conftest.py groups them: the pipeline tests, the
+# candidate tests, otherwise a test's file, so module fixtures are built once); --no-loadscope-reorder: groups go
+# out in collection order, which conftest makes longest first (the pipeline, then the heaviest files), so the
+# workers end together. Here, not in pyproject's addopts: a targeted `pytest tests/x.py` stays one process (no
+# workers to start; -s and --pdb work).
 TEST_WORKERS ?= 2
 test: install browser
 	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder

@@ -47,26 +47,23 @@ CORPORA = ("ud_english_ewt", "wnut17", "sst2", "trec")
 
 # `make test` runs under `--dist loadgroup`, a group's tests on one worker, so that an expensive session build is
 # made once per group, on the worker that runs it:
-# - "pipeline-trained": the tests of the trained workspace (the retrain, failure and schedule tests), which builds
-#   the Prefect server, the dataset workspace and the trained one;
-# - "pipeline-dataset": the tests of the dataset workspace alone (the dataset flow, DVC's reruns, the flow on Dask),
-#   which builds the server and the dataset workspace. Two groups, not one: together they were ~57% of the serial
-#   suite, so while one worker ran them the other ran out of work; split, each worker starts with one and the
-#   dataset build (a fifth of the pair) is made twice, once per worker. Serially, both share one build;
+# - "pipeline": the tests of the session's Prefect server and its workspaces (dataset_workspace, and
+#   trained_workspace built on it). One group, not two: split per workspace (each worker building the server and the
+#   dataset workspace) measured 230 and 259 s of pytest against 219 s as one group on a quiet 2-core machine, the
+#   second dataset build costing more than the better balance saved;
 # - "candidate": the evaluated model of harness/candidate.py (by the modules that build it);
 # - otherwise a test's file, so a module-scoped fixture (a 2-process training run, eight interpreters importing
 #   the stages' modules) is built on one worker, not on each.
 # With --no-loadscope-reorder xdist hands out groups in collection order, so the longest go first (longest
-# processing time first: the last group handed out is a short one, and the workers end together): the two
-# pipeline groups, then HEAVY_GROUPS, then the rest as collected.
-PIPELINE_GROUPS = {"trained_workspace": "pipeline-trained", "dataset_workspace": "pipeline-dataset",
-                   "prefect_api": "pipeline-dataset"}  # the first fixture of these a test uses names its group
+# processing time first: the last group handed out is a short one, and the workers end together): the pipeline
+# group, then HEAVY_GROUPS, then the rest as collected.
+PIPELINE_FIXTURES = {"prefect_api", "dataset_workspace", "trained_workspace"}
 # The groups that took longest on this machine (`pytest -n 2 --durations`, per group, on 2026-11-28), longest
 # first. An ordering hint only: a group missing here runs after these, and every test runs either way.
 HEAVY_GROUPS = ("tests/test_ingest_chunked.py", "tests/training/test_resume.py", "tests/training/test_distributed.py",
                 "tests/model/test_encoders.py", "tests/model/test_sharing.py", "tests/training/test_weighting.py",
                 "tests/test_house.py", "tests/test_ingest_shared_corpora.py", "candidate")
-GROUP_ORDER = {group: rank for rank, group in enumerate(("pipeline-trained", "pipeline-dataset", *HEAVY_GROUPS))}
+GROUP_ORDER = {group: rank for rank, group in enumerate(("pipeline", *HEAVY_GROUPS))}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
@@ -81,10 +78,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _group(item: pytest.Item) -> str:
-    used = set(item.fixturenames)
-    pipeline = next((group for fixture, group in PIPELINE_GROUPS.items() if fixture in used), None)
-    if pipeline:
-        return pipeline
+    if PIPELINE_FIXTURES & set(item.fixturenames):
+        return "pipeline"
     if getattr(getattr(item, "module", None), "build_once", None) is build_once:
         return "candidate"
     return item.nodeid.split("::")[0]
