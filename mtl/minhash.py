@@ -115,9 +115,3 @@ class Bands:
             weights = mix(np.arange(1, self.rows + 1, dtype=np.uint64))[None, :, None]
             keys = (folded * weights).sum(axis=1, dtype=np.uint64)
         return (mix(keys) >> np.uint64(32)).astype(np.uint32).T.copy()
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Jaccard similarity of two sorted, distinct id arrays."""
-    shared = len(np.intersect1d(a, b, assume_unique=True))
-    return shared / (len(a) + len(b) - shared)
